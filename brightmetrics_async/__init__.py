@@ -1,0 +1,138 @@
+"""brightmetrics-async: an asyncio client for the Brightmetrics OData reporting API.
+
+::
+
+    import brightmetrics_async as bm
+
+    async with bm.Session(bm.ApiKey("...")) as s:
+        for report in await s.reports():
+            async for row in s.rows(report, filter=bm.where(Queue_Name="Sales")):
+                ...
+
+Every request spends one of the company account's 150 daily requests from a shared budget
+(:class:`SQLiteBudget` by default); see the README for the tour.
+"""
+
+from ._auth import ApiKey as ApiKey
+from ._auth import BasicAuth as BasicAuth
+from ._auth import hash_password as hash_password
+from ._budget import Budget as Budget
+from ._budget import MemoryBudget as MemoryBudget
+from ._budget import RedisBudget as RedisBudget
+from ._budget import SQLiteBudget as SQLiteBudget
+from ._budget import default_budget_path as default_budget_path
+from ._bulk import Pull as Pull
+from ._bulk import PullEvent as PullEvent
+from ._bulk import PullItem as PullItem
+from ._bulk import PullResult as PullResult
+from ._clock import Clock as Clock
+from ._clock import SystemClock as SystemClock
+from ._errors import ApiError as ApiError
+from ._errors import AuthenticationError as AuthenticationError
+from ._errors import BrightmetricsError as BrightmetricsError
+from ._errors import BudgetExhausted as BudgetExhausted
+from ._errors import ConfigurationError as ConfigurationError
+from ._errors import FilterError as FilterError
+from ._errors import InvalidToken as InvalidToken
+from ._errors import JobError as JobError
+from ._errors import JobExpired as JobExpired
+from ._errors import NotFound as NotFound
+from ._errors import RateLimited as RateLimited
+from ._errors import RequestTimeout as RequestTimeout
+from ._errors import TransportError as TransportError
+from ._errors import UnexpectedResponse as UnexpectedResponse
+from ._errors import UnknownTimezone as UnknownTimezone
+from ._errors import UnsafeLink as UnsafeLink
+from ._filters import F as F
+from ._filters import FilterExpr as FilterExpr
+from ._filters import between as between
+from ._filters import eq as eq
+from ._filters import ge as ge
+from ._filters import gt as gt
+from ._filters import le as le
+from ._filters import lt as lt
+from ._filters import ne as ne
+from ._filters import parse_filter as parse_filter
+from ._filters import render_filter as render_filter
+from ._filters import where as where
+from ._formats import Format as Format
+from ._http import Timeouts as Timeouts
+from ._jobs import Job as Job
+from ._models import BudgetSnapshot as BudgetSnapshot
+from ._models import FilterSchema as FilterSchema
+from ._models import Page as Page
+from ._models import Report as Report
+from ._names import odata_name as odata_name
+from ._pager import PageIterator as PageIterator
+from ._pager import RowIterator as RowIterator
+from ._poll_policy import JobHistory as JobHistory
+from ._poll_policy import PollPolicy as PollPolicy
+from ._poll_policy import cost_table as cost_table
+from ._polling import JobState as JobState
+from ._retry import RetryPolicy as RetryPolicy
+from ._session import Session as Session
+from ._timezones import windows_timezone as windows_timezone
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiError",
+    "ApiKey",
+    "AuthenticationError",
+    "BasicAuth",
+    "BrightmetricsError",
+    "Budget",
+    "BudgetExhausted",
+    "BudgetSnapshot",
+    "Clock",
+    "ConfigurationError",
+    "F",
+    "FilterError",
+    "FilterExpr",
+    "FilterSchema",
+    "Format",
+    "InvalidToken",
+    "Job",
+    "JobError",
+    "JobExpired",
+    "JobHistory",
+    "JobState",
+    "MemoryBudget",
+    "NotFound",
+    "Page",
+    "PageIterator",
+    "PollPolicy",
+    "Pull",
+    "PullEvent",
+    "PullItem",
+    "PullResult",
+    "RateLimited",
+    "RedisBudget",
+    "Report",
+    "RequestTimeout",
+    "RetryPolicy",
+    "RowIterator",
+    "SQLiteBudget",
+    "Session",
+    "SystemClock",
+    "Timeouts",
+    "TransportError",
+    "UnexpectedResponse",
+    "UnknownTimezone",
+    "UnsafeLink",
+    "between",
+    "cost_table",
+    "default_budget_path",
+    "eq",
+    "ge",
+    "gt",
+    "hash_password",
+    "le",
+    "lt",
+    "ne",
+    "odata_name",
+    "parse_filter",
+    "render_filter",
+    "where",
+    "windows_timezone",
+]

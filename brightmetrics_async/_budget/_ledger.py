@@ -1,0 +1,147 @@
+"""The sliding-window log as pure, synchronous functions shared by every store.
+
+Theory of operation
+-------------------
+A budget of ``limit`` tokens per ``period`` is kept as a *log*: one timestamp per token
+spent. A token spent at ``t`` is *live* while ``t > now - period`` and comes back exactly
+at ``t + period``. A request may spend a token when no server block is in force and
+fewer than ``cap`` tokens are live, where ``cap`` is ``limit`` for interactive requests
+and ``limit - reserve`` otherwise.
+
+Invariants (checked by the property tests):
+
+* every window of ``period`` seconds holds at most ``limit`` grants, because a grant
+  only happens while fewer than ``limit`` grants lie in the ``period`` before it;
+* a request is never refused while a token is free for it (no block, fewer than
+  ``cap`` live tokens).
+
+When a request is refused, the earliest instant it could succeed is when enough old
+tokens have come back for the live count to drop below ``cap`` -- the
+``(n - cap)``-th oldest live token plus ``period`` -- or the end of the block,
+whichever is later.
+
+Time is kept in integer microseconds. In floating point ``(t + period) - period`` need
+not equal ``t``, so a waiter woken at ``t + period`` could find its token still live
+and spin; integers make "comes back exactly ``period`` later" exact in every store
+(SQLite INTEGER columns, Redis scores, which are doubles exact up to 2**53 µs, about
+285 years).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+
+from .._errors import ConfigurationError
+from .._models import BudgetSnapshot
+
+__all__ = ["Decision", "StoreState", "checked_time", "decide", "from_us", "snapshot", "to_us"]
+
+US_PER_SECOND = 1_000_000
+
+
+def to_us(seconds: float) -> int:
+    """Convert float seconds to integer microseconds (nearest)."""
+    return round(seconds * US_PER_SECOND)
+
+
+def from_us(us: int) -> float:
+    """Convert integer microseconds back to float seconds (round-trips with :func:`to_us`)."""
+    return us / US_PER_SECOND
+
+
+def checked_time(value: float, *, what: str) -> float:
+    """Return ``value`` as a float if it is a finite number.
+
+    Raises:
+        ConfigurationError: ``value`` is not a finite real number.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{what} must be a finite number of seconds, got {value!r}")
+    return float(value)
+
+
+@attrs.frozen
+class Decision:
+    """The outcome of one check-and-spend.
+
+    ``spent`` counts live tokens after the decision; ``next_free_us`` is ``now_us`` when
+    granted, else the earliest instant the same request could be granted (assuming no
+    one else spends meanwhile); ``blocked_until_us`` is a server block still in force.
+    """
+
+    granted: bool
+    now_us: int
+    spent: int
+    next_free_us: int
+    blocked_until_us: int | None = None
+
+
+def decide(
+    live: Sequence[int],
+    *,
+    now_us: int,
+    period_us: int,
+    cap: int,
+    blocked_until_us: int | None,
+) -> Decision:
+    """Decide whether one more token may be spent at ``now_us``.
+
+    ``live`` holds the live timestamps (``t > now_us - period_us``) in ascending order;
+    the caller appends ``now_us`` to its log when the decision is granted.
+    """
+    n = len(live)
+    if blocked_until_us is not None and blocked_until_us <= now_us:
+        blocked_until_us = None  # an expired block is no block
+    if n < cap and blocked_until_us is None:
+        return Decision(True, now_us, n + 1, now_us)
+    free_us = now_us if n < cap else live[n - cap] + period_us
+    if blocked_until_us is not None:
+        free_us = max(free_us, blocked_until_us)
+    return Decision(False, now_us, n, free_us, blocked_until_us)
+
+
+def snapshot(
+    account: str,
+    live: Sequence[int],
+    *,
+    now_us: int,
+    limit: int,
+    period: float,
+    reserve: int,
+    blocked_until_us: int | None,
+) -> BudgetSnapshot:
+    """Build the public snapshot from a store's live timestamps (ascending).
+
+    ``remaining`` is what a non-interactive request could use now: 0 while a server
+    block is in force, else ``limit - reserve - spent`` (never negative).
+    """
+    blocked = blocked_until_us
+    if blocked is not None and blocked <= now_us:
+        blocked = None  # an expired block is no block
+    spent = len(live)
+    remaining = 0 if blocked is not None else max(0, limit - reserve - spent)
+    return BudgetSnapshot(
+        account=account,
+        limit=limit,
+        period=period,
+        spent=spent,
+        remaining=remaining,
+        reserve=reserve,
+        next_free_at=from_us(live[0] + to_us(period)) if live else None,
+        blocked_until=from_us(blocked) if blocked is not None else None,
+        at=from_us(now_us),
+        spent_times=tuple(from_us(t) for t in live),
+    )
+
+
+@attrs.frozen
+class StoreState:
+    """What a store read for a snapshot: its time, the live timestamps (ascending) and
+    the block, all in integer microseconds."""
+
+    now_us: int
+    live: tuple[int, ...]
+    blocked_until_us: int | None

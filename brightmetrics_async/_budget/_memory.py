@@ -1,0 +1,104 @@
+"""An in-process budget: a deque of timestamps per account.
+
+Theory of operation
+-------------------
+Each account has a deque of live grant timestamps (integer microseconds, ascending)
+and an optional block end. An acquisition takes the lock, drops timestamps at or
+before ``now - period`` from the left, asks :func:`._ledger.decide`, and appends
+``now`` when granted. The critical section never awaits, so the anyio lock is held
+only for a few microseconds and the fast path costs little more than the deque work.
+
+Use it for one process only: other processes (and restarts) do not see it. For a
+daily quota that means a restart forgets what was spent; prefer
+:class:`~brightmetrics_async._budget.SQLiteBudget` for anything long-lived.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+import anyio
+
+from .._clock import Clock
+from ._base import Budget
+from ._ledger import Decision, StoreState, decide, to_us
+
+__all__ = ["MemoryBudget"]
+
+
+class MemoryBudget(Budget):
+    """A sliding-window budget held in this process's memory (see :class:`Budget`).
+
+    Not shared between processes and lost on restart. Serve it from one event loop.
+
+    Raises:
+        ConfigurationError: invalid ``limit``, ``period``, ``reserve`` or ``max_wait``.
+    """
+
+    def __init__(
+        self,
+        limit: int = 150,
+        period: float = 86400.0,
+        *,
+        reserve: int = 0,
+        max_wait: float | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(
+            limit=limit, period=period, reserve=reserve, max_wait=max_wait, clock=clock
+        )
+        self._logs: dict[str, deque[int]] = {}
+        self._blocks: dict[str, int] = {}
+        # Created on first use, inside the event loop, so the constructor binds nothing.
+        self._lock: anyio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"MemoryBudget({self._repr_fields()})"
+
+    def _live(self, account: str, now_us: int) -> deque[int]:
+        log = self._logs.get(account)
+        if log is None:
+            log = self._logs[account] = deque()
+        cutoff = now_us - self._period_us
+        while log and log[0] <= cutoff:
+            log.popleft()
+        return log
+
+    async def _attempt(self, account: str, cap: int) -> Decision:
+        lock = self._lock
+        if lock is None:
+            # fast_acquire: an uncontended acquire does not yield to the event loop.
+            lock = self._lock = anyio.Lock(fast_acquire=True)
+        async with lock:
+            now_us = to_us(self._clock.time())
+            log = self._live(account, now_us)
+            decision = decide(
+                log,
+                now_us=now_us,
+                period_us=self._period_us,
+                cap=cap,
+                blocked_until_us=self._blocks.get(account),
+            )
+            if decision.granted:
+                if not log or log[-1] <= now_us:
+                    log.append(now_us)
+                else:  # the wall clock stepped back: keep the log sorted
+                    bisect.insort(log, now_us)
+            return decision
+
+    async def _read(self, account: str) -> StoreState:
+        now_us = to_us(self._clock.time())
+        log = self._live(account, now_us)
+        return StoreState(now_us, tuple(log), self._blocks.get(account))
+
+    async def _reset(self, account: str) -> None:
+        self._logs.pop(account, None)
+        self._blocks.pop(account, None)
+
+    async def _block(self, account: str, until_us: int) -> None:
+        if until_us > self._blocks.get(account, until_us - 1):
+            self._blocks[account] = until_us
+
+    async def aclose(self) -> None:
+        """Nothing to release: the log stays in memory for as long as the object lives."""

@@ -1,0 +1,66 @@
+"""The ONE private cattrs converter: wire shapes <-> models.
+
+Wire names (``@odata.nextLink``, ``@odata.context``) are mapped here and nowhere else. Structuring
+failures become :class:`UnexpectedResponse`, so callers see our error tree only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import cattrs
+
+from ._errors import UnexpectedResponse
+from ._models import Page
+
+__all__ = ["structure", "unstructure"]
+
+T = TypeVar("T")
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _structure_str(obj: Any, _: type[str]) -> str:
+    # cattrs would turn None or 42 into "None" / "42"; a wire string must be a string.
+    if not isinstance(obj, str):
+        raise TypeError(f"expected a string, got {type(obj).__name__}")
+    return obj
+
+
+_converter.register_structure_hook(str, _structure_str)
+
+
+def _structure_page(obj: Any, _: type[Page]) -> Page:
+    # Rows are passed through untouched: converting every cell of every row would cost more
+    # than decoding the JSON (see benchmarks/), and vendor column values are plain JSON.
+    if not isinstance(obj, dict):
+        raise UnexpectedResponse("a report page must be a JSON object")
+    rows = obj.get("value")
+    if not isinstance(rows, list):
+        raise UnexpectedResponse("a report page has no 'value' array")
+    for row in rows[:1]:
+        if not isinstance(row, dict):
+            raise UnexpectedResponse("a report page's 'value' must hold objects")
+    link = obj.get("@odata.nextLink", obj.get("@nextLink"))
+    if link is not None and (not isinstance(link, str) or not link):
+        raise UnexpectedResponse("'@odata.nextLink' must be a non-empty string")
+    context = obj.get("@odata.context", obj.get("@context"))
+    return Page(rows=rows, next_link=link, context=context if isinstance(context, str) else None)
+
+
+_converter.register_structure_hook(Page, _structure_page)
+
+
+def structure(obj: Any, cls: type[T]) -> T:
+    """Structure a decoded JSON value as ``cls``; raises :class:`UnexpectedResponse`."""
+    try:
+        return _converter.structure(obj, cls)
+    except UnexpectedResponse:
+        raise
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
+        raise UnexpectedResponse(f"malformed {cls.__name__} in the response") from exc
+
+
+def unstructure(obj: Any) -> Any:
+    """Unstructure a model into plain JSON-able values."""
+    return _converter.unstructure(obj)

@@ -1,0 +1,195 @@
+"""Following ``@odata.nextLink`` across pages.
+
+Theory of operation
+-------------------
+A ``PageIterator`` holds the URL of the next page (``next_url``), starting with the report URL
+(or a checkpoint: a next link saved earlier). Each ``__anext__`` fetches that URL, reads the page
+whole (so no connection stays open between pages), and moves ``next_url`` to the page's next link,
+verbatim. It ends when a page has no next link. Invariants:
+
+* a next link is never re-encoded: the ``$skiptoken`` reaches the server byte for byte;
+* a next link seen before is an error (:class:`UnexpectedResponse`), not an endless loop;
+* a next link on another origin is refused (:class:`UnsafeLink`) before any request;
+* ``checkpoint`` is always the URL of the first page not yet yielded: persist it to continue a
+  failed pull later without re-reading earlier pages.
+
+Iterators are single-use and closable (``aclose`` or ``async with``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from ._errors import UnexpectedResponse
+from ._models import Page
+from ._protocol import require_same_origin
+
+__all__ = ["PageIterator", "RowIterator", "row_typer"]
+
+
+class PageIterator:
+    """An async iterator of :class:`Page` objects; also an async context manager."""
+
+    def __init__(
+        self,
+        first_url: str | None,
+        fetch: Callable[[str], Awaitable[Page]],
+        *,
+        base_url: str,
+        prepare: Callable[[], Awaitable[str]] | None = None,
+        convert: Callable[[], Awaitable[Callable[[dict[str, Any]], dict[str, Any]] | None]]
+        | None = None,
+    ) -> None:
+        self._next: str | None = first_url
+        self._closed = False
+        self._fetch = fetch
+        self._base = base_url
+        self._prepare = prepare
+        self._convert = convert
+        self._typer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self._seen: set[bytes] = set()
+        self._started = False
+        self.pages_read = 0
+
+    @property
+    def checkpoint(self) -> str | None:
+        """The URL of the next page to fetch, or None when the iteration is complete."""
+        return self._next
+
+    def __aiter__(self) -> PageIterator:
+        return self
+
+    async def __anext__(self) -> Page:
+        if not self._started:
+            self._started = True
+            if self._next is None and self._prepare is not None and not self._closed:
+                self._next = await self._prepare()
+            if self._convert is not None:
+                self._typer = await self._convert()
+        url = self._next
+        if url is None:
+            raise StopAsyncIteration
+        if self.pages_read:
+            require_same_origin(url, self._base, what="@odata.nextLink")
+        digest = hashlib.blake2b(url.encode(), digest_size=16).digest()
+        if digest in self._seen:
+            raise UnexpectedResponse(
+                f"the server repeated a next link after {self.pages_read} pages; stopped"
+            )
+        self._seen.add(digest)
+        page = await self._fetch(url)
+        self.pages_read += 1
+        self._next = page.next_link
+        if self._typer is not None:
+            typer = self._typer
+            page = Page(
+                rows=[typer(r) for r in page.rows], next_link=page.next_link, context=page.context
+            )
+        return page
+
+    async def aclose(self) -> None:
+        """Stop: no further request is sent. Pages are read whole, so nothing stays open."""
+        self._next = None
+        self._closed = True
+
+    async def __aenter__(self) -> PageIterator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class RowIterator:
+    """Every row of every page, in order; closable like :class:`PageIterator`."""
+
+    def __init__(self, pages: PageIterator) -> None:
+        self.pages = pages
+        self._rows: list[dict[str, Any]] = []
+        self._index = 0
+
+    def __aiter__(self) -> RowIterator:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        while self._index >= len(self._rows):
+            page = await self.pages.__anext__()
+            self._rows, self._index = page.rows, 0
+        row = self._rows[self._index]
+        self._index += 1
+        return row
+
+    async def aclose(self) -> None:
+        """Stop the underlying page iterator."""
+        await self.pages.aclose()
+
+    async def __aenter__(self) -> RowIterator:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _to_datetime(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _to_int(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "Edm.DateTimeOffset": _to_datetime,
+    "Edm.Double": _to_float,
+    "Edm.Single": _to_float,
+    "Edm.Decimal": _to_float,
+    "Edm.Int16": _to_int,
+    "Edm.Int32": _to_int,
+    "Edm.Int64": _to_int,
+}
+
+
+def row_typer(columns: Mapping[str, str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function converting a row's DateTimeOffset and numeric columns per ``columns``.
+
+    Values that do not parse are left as they came (the raw row is the vendor's truth).
+    """
+    plan = [(name, _CONVERTERS[t]) for name, t in columns.items() if t in _CONVERTERS]
+
+    def convert(row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for name, fn in plan:
+            if name in out and out[name] is not None:
+                out[name] = fn(out[name])
+        return out
+
+    return convert

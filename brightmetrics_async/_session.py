@@ -1,0 +1,487 @@
+"""``Session``: the public entry point. Signs in, lists reports, reads metadata, pages and exports.
+
+The constructor does nothing but check its arguments: no connection, task or event-loop binding
+happens until the first request (or ``async with``). Every request goes through ``HttpClient``,
+which spends the account's budget first. The service document, filter schemas and the root
+``$metadata`` are cached for the life of the session, so resolving a title or checking a filter
+costs a request once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+from ._atomic import AtomicFile
+from ._auth import Auth, auth_from_env
+from ._budget import Budget, SQLiteBudget
+from ._bulk import Pull, PullEvent, PullItem
+from ._clock import Clock, SystemClock
+from ._errors import ConfigurationError, NotFound, UnexpectedResponse
+from ._filters import FilterExpr, prepare_filter
+from ._formats import Format, parse_format
+from ._http import HttpClient, Response, Timeouts
+from ._jobs import Job, resume_job, submit_job
+from ._metadata import parse_filter_metadata, parse_root_metadata
+from ._models import BudgetSnapshot, FilterSchema, Page, Report
+from ._pager import PageIterator, RowIterator, row_typer
+from ._poll_policy import JobHistory, PollPolicy
+from ._protocol import (
+    origin_of,
+    parse_page,
+    parse_service_document,
+    require_same_origin,
+    resolve_report,
+)
+from ._retry import RetryPolicy
+from ._timezones import windows_timezone
+from ._urls import build_query
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import aiohttp
+
+__all__ = ["DEFAULT_BASE_URL", "ReportRef", "Session"]
+
+DEFAULT_BASE_URL = "https://webapp.brightmetrics.com/OData.ashx"
+ReportRef = Report | str
+FilterArg = str | FilterExpr | None
+_CHUNK = 256 * 1024
+
+
+class Session:
+    """A signed-in connection to one Brightmetrics OData service.
+
+    ``auth`` defaults to the environment (``BRIGHTMETRICS_API_KEY``, or ``BRIGHTMETRICS_USER``
+    with ``BRIGHTMETRICS_PASSWORD`` / ``BRIGHTMETRICS_PASSWORD_HASH``); ``base_url`` to
+    ``BRIGHTMETRICS_URL`` or the vendor's service root. ``budget`` defaults to a
+    :class:`SQLiteBudget` in the user's state directory, shared by every session and process of
+    the account on this machine; ``account`` names the company account (default: derived from the
+    service host and the credential's identity - set it to share one budget across users).
+    ``max_wait`` bounds how long a request waits for a budget token before
+    :class:`BudgetExhausted`. ``session`` may be a caller-owned ``aiohttp.ClientSession`` (not
+    closed by this object). ``format_via="query"`` sends ``$format`` instead of ``Accept``.
+
+    Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
+    """
+
+    def __init__(
+        self,
+        auth: Auth | None = None,
+        *,
+        base_url: str | None = None,
+        account: str | None = None,
+        budget: Budget | None = None,
+        max_wait: float | None = 300.0,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        format_via: Literal["header", "query"] = "header",
+        check_filters: bool = True,
+    ) -> None:
+        auth = auth if auth is not None else auth_from_env()
+        if auth is None:
+            raise ConfigurationError(
+                "no credentials: pass auth=, or set BRIGHTMETRICS_API_KEY or BRIGHTMETRICS_USER "
+                "with BRIGHTMETRICS_PASSWORD / BRIGHTMETRICS_PASSWORD_HASH"
+            )
+        base = (base_url or os.environ.get("BRIGHTMETRICS_URL") or DEFAULT_BASE_URL).rstrip("/")
+        _, host, port = origin_of(base)
+        if format_via not in ("header", "query"):
+            raise ConfigurationError("format_via must be 'header' or 'query'")
+        self.base_url = base
+        self.account = account or _default_account(host, port, auth.identity)
+        self.clock: Clock = clock or SystemClock()
+        # The default store is a file shared by every session and process of this machine.
+        self._owns_budget = budget is None
+        self.budget = budget if budget is not None else SQLiteBudget(clock=clock)
+        self._format_via = format_via
+        self._check_filters = check_filters
+        self._http = HttpClient(
+            base_url=base,
+            auth=auth,
+            budget=self.budget,
+            account=self.account,
+            clock=self.clock,
+            timeouts=timeouts or Timeouts(),
+            retry=retry or RetryPolicy(),
+            max_wait=max_wait,
+            session=session,
+        )
+        self.poll_policy = poll_policy or PollPolicy()
+        self.job_history = JobHistory()
+        self._reports: list[Report] | None = None
+        self._schemas: dict[str, FilterSchema] = {}
+        self._columns: dict[str, dict[str, str]] | None = None
+        self._lock = anyio.Lock()
+
+    def __repr__(self) -> str:
+        return f"Session(base_url={self.base_url!r}, account={self.account!r})"
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections this session opened (not a caller-owned aiohttp session)."""
+        try:
+            await self._http.aclose()
+        finally:
+            if self._owns_budget:
+                await self.budget.aclose()
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests this session has sent (each one spent a budget token)."""
+        return self._http.requests_sent
+
+    @property
+    def http(self) -> HttpClient:
+        """The transport (for the job and bulk layers of this package)."""
+        return self._http
+
+    async def budget_status(self) -> BudgetSnapshot:
+        """A frozen snapshot of this account's budget: remaining, next free time, spent."""
+        return await self.budget.snapshot(self.account)
+
+    # -- discovery ---------------------------------------------------------------------
+
+    async def reports(self) -> list[Report]:
+        """The saved reports of the service document (fetched once per session)."""
+        async with self._lock:
+            if self._reports is None:
+                body = await self._http.fetch(self.base_url, _read, what="service document")
+                self._reports = parse_service_document(body)
+        return list(self._reports)
+
+    async def report(self, ref: ReportRef) -> Report:
+        """Resolve a :class:`Report`, GUID, report URL, entity-set name or exact title.
+
+        A GUID or URL costs no request; a title or name costs the service document, once.
+        Raises :class:`NotFound` when nothing matches.
+        """
+        if isinstance(ref, Report):
+            return ref
+        if not isinstance(ref, str) or not ref.strip():
+            raise ConfigurationError("a report is a Report, a GUID, a report URL or a title")
+        if self._reports is not None:
+            try:
+                return resolve_report(ref, self._reports)
+            except NotFound:
+                if _guid_of(ref) is None:
+                    raise
+        guid = _guid_of(ref)
+        if guid is not None:
+            return Report(name="", title="", kind="EntitySet", url=guid)
+        return resolve_report(ref, await self.reports())
+
+    async def filters(self, report: ReportRef) -> FilterSchema:
+        """The report's filter properties (OData name -> Edm type), fetched once per session."""
+        rep = await self.report(report)
+        schema = self._schemas.get(rep.url)
+        if schema is None:
+            url = f"{self.base_url}/{rep.url}/$metadata"
+            body = await self._http.fetch(url, _read, what="filter metadata")
+            schema = self._schemas[rep.url] = parse_filter_metadata(body)
+        return schema
+
+    async def columns(self, report: ReportRef) -> Mapping[str, str]:
+        """The report's columns (name -> Edm type) from the root ``$metadata`` (cached)."""
+        rep = await self.report(report)
+        if not rep.name:
+            rep = resolve_report(rep.url, await self.reports())
+        if self._columns is None:
+            url = f"{self.base_url}/$metadata"
+            body = await self._http.fetch(url, _read, what="service metadata")
+            self._columns = parse_root_metadata(body)
+        try:
+            return self._columns[rep.name]
+        except KeyError:
+            raise UnexpectedResponse(f"$metadata does not describe {rep.title!r}") from None
+
+    # -- data --------------------------------------------------------------------------
+
+    async def data_url(
+        self,
+        report: ReportRef,
+        *,
+        filter: FilterArg = None,  # noqa: A002 - the vendor's word
+        timezone: str | dt.tzinfo | None = None,
+        format: Format | str = Format.JSON,  # noqa: A002
+        check: bool | None = None,
+    ) -> tuple[str, dict[str, str], Format]:
+        """The URL and headers of a data request, after every local check.
+
+        Raises :class:`FilterError` / :class:`UnknownTimezone` / :class:`ConfigurationError`
+        before any data request (the filter schema may be fetched, once, to check types).
+        """
+        fmt = parse_format(format)
+        tz = windows_timezone(timezone) if timezone is not None else None
+        rep = await self.report(report)
+        text = prepare_filter(filter, None, check=self._check(check))
+        if text is not None and self._check(check):
+            text = prepare_filter(filter, await self.filters(rep), check=True)
+        params: list[tuple[str, str]] = []
+        if text:
+            params.append(("$filter", text))
+        if tz is not None:
+            params.append(("timezone", tz))
+        headers: dict[str, str] = {}
+        if self._format_via == "query" and fmt is not Format.JSON:
+            params.append(("$format", fmt.value))
+        else:
+            headers["Accept"] = fmt.media_type
+        query = build_query(params)
+        return f"{self.base_url}/{rep.url}" + (f"?{query}" if query else ""), headers, fmt
+
+    def _check(self, check: bool | None) -> bool:
+        return self._check_filters if check is None else check
+
+    def pages(
+        self,
+        report: ReportRef,
+        *,
+        filter: FilterArg = None,  # noqa: A002
+        timezone: str | dt.tzinfo | None = None,
+        typed: bool = False,
+        start: str | None = None,
+        check: bool | None = None,
+    ) -> PageIterator:
+        """Iterate the report's JSON pages, following ``@odata.nextLink`` verbatim.
+
+        ``start`` continues from a checkpoint (a next link saved from ``PageIterator.checkpoint``)
+        without re-reading earlier pages. ``typed=True`` converts DateTimeOffset and numeric
+        columns using the root ``$metadata``.
+        """
+
+        async def prepare() -> str:
+            url, _, _ = await self.data_url(report, filter=filter, timezone=timezone, check=check)
+            return url
+
+        async def fetch(url: str) -> Page:
+            headers = {"Accept": "application/json"}
+            return await self._http.fetch(url, _read_page, what="report page", headers=headers)
+
+        async def convert() -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+            return row_typer(await self.columns(report)) if typed else None
+
+        if start is not None:
+            require_same_origin(start, self.base_url, what="checkpoint")
+        return PageIterator(start, fetch, base_url=self.base_url, prepare=prepare, convert=convert)
+
+    def rows(
+        self,
+        report: ReportRef,
+        *,
+        filter: FilterArg = None,  # noqa: A002
+        timezone: str | dt.tzinfo | None = None,
+        typed: bool = False,
+        start: str | None = None,
+        check: bool | None = None,
+    ) -> RowIterator:
+        """Every row of every page, in order (see :meth:`pages`)."""
+        return RowIterator(
+            self.pages(
+                report, filter=filter, timezone=timezone, typed=typed, start=start, check=check
+            )
+        )
+
+    async def download(
+        self,
+        report: ReportRef,
+        *,
+        format: Format | str = Format.JSON,  # noqa: A002
+        filter: FilterArg = None,  # noqa: A002
+        timezone: str | dt.tzinfo | None = None,
+        check: bool | None = None,
+    ) -> bytes:
+        """The report in one format, in memory. JSON gives one array of every page's rows.
+
+        Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
+        """
+        fmt = parse_format(format)
+        if fmt is Format.JSON:
+            rows = [
+                row
+                async for row in self.rows(report, filter=filter, timezone=timezone, check=check)
+            ]
+            return json.dumps(rows, ensure_ascii=False).encode()
+        url, headers, _ = await self.data_url(
+            report, filter=filter, timezone=timezone, format=fmt, check=check
+        )
+
+        async def consume(resp: Response) -> bytes:
+            _check_type(resp, fmt)
+            return await resp.read()
+
+        return await self._http.fetch(url, consume, what=f"{fmt.value} download", headers=headers)
+
+    async def export(
+        self,
+        report: ReportRef,
+        path: str | os.PathLike[str],
+        *,
+        format: Format | str = Format.CSV,  # noqa: A002
+        filter: FilterArg = None,  # noqa: A002
+        timezone: str | dt.tzinfo | None = None,
+        check: bool | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Path:
+        """Stream the report to ``path`` atomically: complete, or absent.
+
+        The body goes in chunks to a temporary file beside ``path``, renamed only when it is
+        complete and of the requested type; a truncated body, an HTML error page or a wrong
+        type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
+        Returns the final path.
+        """
+        fmt = parse_format(format)
+        target = Path(path)
+        if fmt is Format.JSON:
+            with AtomicFile(target) as out:
+                out.write(b"[")
+                first = True
+                async with self.rows(report, filter=filter, timezone=timezone, check=check) as rows:
+                    async for row in rows:
+                        out.write((b"" if first else b",\n") + json.dumps(row).encode())
+                        first = False
+                out.write(b"]\n")
+                return out.commit()
+        url, headers, _ = await self.data_url(
+            report, filter=filter, timezone=timezone, format=fmt, check=check
+        )
+        with AtomicFile(target) as out:
+            await self._http.fetch(
+                url,
+                lambda resp: stream_to(resp, out, fmt, progress),
+                what=f"{fmt.value} export",
+                headers=headers,
+            )
+            return out.commit()
+
+    # -- asynchronous exports ------------------------------------------------------------
+
+    async def submit(
+        self,
+        report: ReportRef,
+        *,
+        format: Format | str = Format.JSON,  # noqa: A002
+        filter: FilterArg = None,  # noqa: A002
+        timezone: str | dt.tzinfo | None = None,
+        check: bool | None = None,
+    ) -> Job:
+        """Start an asynchronous export (``Prefer: respond-async``) and return its :class:`Job`.
+
+        Local checks (format, filter, time zone) run first and spend no request.
+        """
+        url, headers, fmt = await self.data_url(
+            report, filter=filter, timezone=timezone, format=format, check=check
+        )
+        rep = await self.report(report)
+        return await submit_job(
+            self._http,
+            url,
+            headers,
+            report=rep.url,
+            format=fmt,
+            policy=self.poll_policy,
+            history=self.job_history,
+        )
+
+    def pull_many(
+        self,
+        items: Sequence[PullItem | ReportRef],
+        *,
+        concurrency: int = 8,
+        on_event: Callable[[PullEvent], None] | None = None,
+    ) -> Pull:
+        """Pull many reports at once; ``async with s.pull_many(items) as pull``, then iterate.
+
+        Results come as they complete; a failed item is that item's ``PullResult.error`` and
+        does not cancel its siblings. ``on_event`` receives :class:`PullEvent` progress.
+        """
+        normal = [i if isinstance(i, PullItem) else PullItem(i) for i in items]
+        return Pull(self, normal, concurrency=concurrency, on_event=on_event)
+
+    async def resume(self, token: str) -> Job:
+        """Rebuild a :class:`Job` from its token (e.g. in another process); no request is sent.
+
+        Raises :class:`InvalidToken` for a malformed or expired token.
+        """
+        return resume_job(self._http, token, policy=self.poll_policy, history=self.job_history)
+
+
+async def stream_to(
+    resp: Response,
+    out: AtomicFile,
+    fmt: Format,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write a response body to ``out`` in chunks, checking type and completeness.
+
+    Raises :class:`UnexpectedResponse` for a wrong Content-Type or a short body and
+    :class:`TransportError` when the connection drops mid-body.
+    """
+    _check_type(resp, fmt)
+    out.restart()
+    async for chunk in await resp.iter_chunks(_CHUNK):
+        out.write(chunk)
+        if progress is not None:
+            progress(out.bytes_written)
+    expected = resp.content_length
+    if expected is not None and out.bytes_written != expected and not _compressed(resp):
+        raise UnexpectedResponse(f"the body was cut short: {out.bytes_written} of {expected} bytes")
+
+
+def _compressed(resp: Response) -> bool:
+    return resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+
+
+def _check_type(resp: Response, fmt: Format) -> None:
+    if not fmt.matches(resp.content_type):
+        raise UnexpectedResponse(
+            f"asked for {fmt.main_type}, the server sent {resp.content_type or 'no Content-Type'}"
+        )
+
+
+async def _read(resp: Response) -> bytes:
+    return await resp.read()
+
+
+async def _read_page(resp: Response) -> Page:
+    if not Format.JSON.matches(resp.content_type):
+        raise UnexpectedResponse(
+            f"a report page must be JSON, the server sent {resp.content_type or 'no Content-Type'}"
+        )
+    return parse_page(await resp.read())
+
+
+def _guid_of(ref: str) -> str | None:
+    import uuid
+
+    last = ref.strip().rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    try:
+        return str(uuid.UUID(last))
+    except ValueError:
+        return None
+
+
+def _default_account(host: str, port: int, identity: str) -> str:
+    # Users of one company usually share an e-mail domain: count them together by default.
+    who = identity.rsplit("@", 1)[-1] if "@" in identity else identity
+    return f"{host}:{port}/{who}"
