@@ -74,7 +74,9 @@ class Condition:
 
 
 def _single(op: Op, value: FilterValue, tz: _TZ) -> Condition:
-    return Condition(((op, _resolve(op, value, tz)),))
+    value = _resolve(op, value, tz)
+    validate_value(value)  # fail where the value is written, not later in where()
+    return Condition(((op, value),))
 
 
 def eq(value: FilterValue, *, tz: str | dt.tzinfo | None = None) -> Condition:

@@ -91,6 +91,13 @@ def validate_value(value: object) -> None:
     )
 
 
+def _to_op(op: str) -> Op:
+    try:
+        return Op(op)
+    except ValueError:
+        raise FilterError(f"unknown operator {op!r}", rule="syntax") from None
+
+
 def _validate_property(name: object) -> None:
     if not isinstance(name, str) or not is_simple_identifier(name):
         raise FilterError(
@@ -149,7 +156,7 @@ class Comparison:
     """One term ``property op value``, e.g. ``Time_Call_Total gt 10``."""
 
     property: str = attrs.field(validator=lambda _i, _a, v: _validate_property(v))
-    op: Op = attrs.field(converter=Op)
+    op: Op = attrs.field(converter=_to_op)
     value: FilterValue = attrs.field(validator=lambda _i, _a, v: validate_value(v))
 
     def __str__(self) -> str:

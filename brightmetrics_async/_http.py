@@ -193,6 +193,11 @@ class HttpClient:
                 headers={"User-Agent": f"brightmetrics-async/{_VERSION}"},
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=32),
             )
+            # aiohttp silently resends an idempotent request once when a pooled connection
+            # turns out closed (RFC 9112 9.3.1). That second request would bypass the budget:
+            # switch it off and let our own retry loop, which spends a token, decide.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
         return self._session
 
     async def aclose(self) -> None:

@@ -75,6 +75,7 @@ class Job:
         self.format = format
         self._poller = poller
         self._spool = spooled
+        self._consumed = False
         self._submitted_at = submitted_at
         self._listeners: list[Callable[[Job], None]] = []
 
@@ -115,7 +116,7 @@ class Job:
     @property
     def state(self) -> JobState:
         """PENDING, DONE, EXPIRED or FAILED."""
-        if self._spool is not None:
+        if self._poller is None or self._spool is not None:
             return JobState.DONE
         assert self._poller is not None
         return self._poller.state
@@ -235,11 +236,23 @@ class Job:
         try:
             while True:
                 if self._spool is not None:
-                    return await from_spool()
-                assert self._poller is not None
+                    try:
+                        return await from_spool()
+                    finally:
+                        self._spool.close()
+                        self._spool = None
+                        self._consumed = True
+                if self._poller is None:
+                    raise JobError("the result of this job was already read")
+                clock = self._http.clock
+                if self._poller.state is JobState.DONE:
+                    # The status URL serves the result for its whole hour: fetch it again.
+                    if clock.time() >= self._poller.expires_at:
+                        raise JobExpired("the job's result is past its 1-hour life")
+                    done, value = await self._fetch_again(consume)
+                    return value  # type: ignore[return-value]
                 if self._poller.state is not JobState.PENDING:
                     raise JobError(f"the job is {self._poller.state.value}; its result is gone")
-                clock = self._http.clock
                 action = self._poller.next_action(clock.time())
                 if isinstance(action, Wait):
                     await clock.sleep(action.until - clock.time())
@@ -286,6 +299,36 @@ class Job:
         finally:
             for listener in self._listeners:
                 listener(self)
+
+    async def _fetch_again(
+        self, consume: Callable[[Response], Awaitable[T]]
+    ) -> tuple[bool, T | None]:
+        assert self._poller is not None
+
+        async def answer(resp: Response) -> tuple[bool, T | None]:
+            if resp.status != 200:
+                raise JobExpired(f"the finished job's status URL answered HTTP {resp.status}")
+            return True, await consume(resp)
+
+        return await self._http.fetch(
+            self._poller.status_url,
+            answer,
+            what="export result",
+            headers={"Accept": self.format.media_type},
+            ok=(200, 202, 404, 410),
+        )
+
+    async def aclose(self) -> None:
+        """Drop a spooled result that will not be read."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    async def __aenter__(self) -> Job:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def _spool_response(self, resp: Response) -> None:
         self._spool = await spool(resp, self.format)

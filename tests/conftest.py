@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import brightmetrics_async as bm
-from brightmetrics_async.testing import DEMO_API_KEY, EmulatorServer, VirtualClock
+from brightmetrics_async.testing import DEMO_API_KEY, Emulator, EmulatorServer, VirtualClock, serve
 
 pytest_plugins = ["brightmetrics_async.testing.pytest_plugin"]
 
@@ -37,6 +37,20 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     ):
         monkeypatch.delenv(name, raising=False)
     yield state
+
+
+@pytest.fixture
+async def bm_server(
+    bm_emulator: Emulator, request: pytest.FixtureRequest
+) -> AsyncIterator[EmulatorServer]:
+    """The plugin's ``bm_server``, plus a promise checked after every test: the emulator never
+    answered 429, since clients on the default budget never overspend (tests that provoke a
+    429 on purpose say so with ``@pytest.mark.allow_429``)."""
+    async with serve(bm_emulator) as server:
+        yield server
+    if request.node.get_closest_marker("allow_429") is None:
+        refused = [r.target for r in bm_emulator.requests if r.status == 429]
+        assert not refused, f"the emulator answered 429 to {refused}"
 
 
 @pytest.fixture

@@ -325,3 +325,29 @@ async def test_concurrent_acquisitions_never_exceed_the_limit(
         for _ in range(20):
             tg.start_soon(one, budget)
     assert (len(granted), refused) == (7, 13)
+
+
+class StoppedClock(FakeClock):
+    """Time stands still and ``sleep`` never returns on its own."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await anyio.sleep_forever()
+
+
+async def test_reset_wakes_waiting_acquirers(store: StoreFactory) -> None:
+    clock = StoppedClock()
+    granted: list[float] = []
+
+    async def wait_for_token(budget: Budget) -> None:
+        granted.append(await budget.acquire("acme", max_wait=None))
+
+    async with opened(store, limit=1, period=DAY, clock=clock) as budget:
+        await budget.acquire("acme")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait_for_token, budget)
+            while not clock.sleeps:  # until the waiter is asleep
+                await anyio.lowlevel.checkpoint()
+            assert clock.sleeps == [DAY]
+            await budget.reset("acme")
+    assert granted == [START]

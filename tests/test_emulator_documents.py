@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from defusedxml import ElementTree
 
 from brightmetrics_async.testing._reports import (
     default_reports,
@@ -40,11 +40,13 @@ def test_naming_rules() -> None:
 
 
 async def test_service_document_matches_the_vendor() -> None:
-    async with running() as (server, session, _):
-        async with session.get(server.url + "/", headers=BEARER) as resp:
-            assert resp.status == 200
-            assert resp.content_type == "application/json"
-            doc = await resp.json()
+    async with (
+        running() as (server, session, _),
+        session.get(server.url + "/", headers=BEARER) as resp,
+    ):
+        assert resp.status == 200
+        assert resp.content_type == "application/json"
+        doc = await resp.json()
     assert doc["@odata.context"] == f"{server.url}/$metadata"
     assert server.url.startswith("http://127.0.0.1:")
     items = {item["url"]: item for item in doc["value"]}
@@ -59,13 +61,15 @@ async def test_service_document_matches_the_vendor() -> None:
 
 
 async def test_filter_metadata_has_the_vendors_shape() -> None:
-    async with running() as (server, session, _):
-        async with session.get(f"{server.url}/{AGENT_DETAIL}/$metadata", headers=BEARER) as resp:
-            assert resp.status == 200
-            assert resp.content_type == "application/xml"
-            text = await resp.text()
+    async with (
+        running() as (server, session, _),
+        session.get(f"{server.url}/{AGENT_DETAIL}/$metadata", headers=BEARER) as resp,
+    ):
+        assert resp.status == 200
+        assert resp.content_type == "application/xml"
+        text = await resp.text()
     assert text.startswith('<?xml version="1.0" encoding="utf-8"?>')
-    root = ET.fromstring(text.encode())
+    root = ElementTree.fromstring(text.encode())
     entity_type = root.find(f"{EDMX}DataServices/{EDM}Schema/{EDM}EntityType")
     assert entity_type is not None
     assert entity_type.get("Name") == f"filters_{AGENT_DETAIL}"
@@ -89,12 +93,14 @@ async def test_filter_metadata_has_the_vendors_shape() -> None:
 
 
 async def test_root_metadata_describes_every_report_and_is_valid_csdl() -> None:
-    async with running() as (server, session, _):
-        async with session.get(f"{server.url}/%24metadata", headers=BEARER) as resp:
-            assert resp.status == 200
-            assert resp.content_type == "application/xml"
-            body = await resp.read()
-    root = ET.fromstring(body)
+    async with (
+        running() as (server, session, _),
+        session.get(f"{server.url}/%24metadata", headers=BEARER) as resp,
+    ):
+        assert resp.status == 200
+        assert resp.content_type == "application/xml"
+        body = await resp.read()
+    root = ElementTree.fromstring(body)
     schema = root.find(f"{EDMX}DataServices/{EDM}Schema")
     assert schema is not None
     types = {t.get("Name"): t for t in schema.findall(f"{EDM}EntityType")}
@@ -115,8 +121,10 @@ async def test_filter_metadata_keeps_the_vendors_invalid_names() -> None:
     # The vendor's filter document uses a dash-y EntityType name and a container name with a
     # space: a strict CSDL validator rejects it, and the emulator must reproduce that.
     etree = pytest.importorskip("lxml.etree")
-    async with running() as (server, session, _):
-        async with session.get(f"{server.url}/{AGENT_DETAIL}/$metadata", headers=BEARER) as resp:
-            body = await resp.read()
+    async with (
+        running() as (server, session, _),
+        session.get(f"{server.url}/{AGENT_DETAIL}/$metadata", headers=BEARER) as resp,
+    ):
+        body = await resp.read()
     xsd = etree.XMLSchema(etree.parse(str(SCHEMAS / "edmx.xsd")))
     assert not xsd.validate(etree.fromstring(body))

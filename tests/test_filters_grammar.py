@@ -47,11 +47,26 @@ class ODataRule(Rule):
     """The OData grammar's rules, kept apart from abnf's bundled grammars."""
 
 
+# An erratum, applied as the grammar is loaded: at the pinned commit
+# pct-encoded-no-SQUOTE leaves out the hex pairs starting with 7 (%7B "{", %7C "|",
+# %7D "}", %7F), so a string literal could not hold those characters at all. It is the
+# typo OASIS fixed in the sibling rule pct-encoded-unescaped (ODATA-633,
+# oasis-tcs/odata-specs#1296); only SQUOTE (%27) is meant to be excluded.
+_ERRATUM = (
+    '"%" ( "0" / "1" /   "3" / "4" / "5" / "6" / "8" / "9" / A-to-F ) HEXDIG',
+    '"%" ( "0" / "1" /   "3" / "4" / "5" / "6" / "7" / "8" / "9" / A-to-F ) HEXDIG',
+)
+
+
 @functools.cache
 def bool_common_expr() -> Rule:
     """Load the grammar once per test session (it takes a few seconds)."""
     lines = GRAMMAR.read_text(encoding="ascii").splitlines()
-    ODataRule.load_grammar("\n".join(line for line in lines if not _CORE_RULES.match(line)))
+    text = "\n".join(line for line in lines if not _CORE_RULES.match(line))
+    no_squote = text.index("pct-encoded-no-SQUOTE =")
+    assert text.find(_ERRATUM[0], no_squote) == no_squote + len("pct-encoded-no-SQUOTE = ")
+    text = text[:no_squote] + text[no_squote:].replace(_ERRATUM[0], _ERRATUM[1], 1)
+    ODataRule.load_grammar(text)
     return ODataRule("boolCommonExpr")
 
 
@@ -68,6 +83,8 @@ def abnf_accepts(filter_text: str) -> bool:
 # odataIdentifier in the ABNF is ASCII only (other letters are "percent-encoded Unicode
 # characters" in a comment, not in the rule), so names are drawn from ASCII here.
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)
+# Labels as a report shows them ("Time - Call - Total"); where() applies odata_name.
+labels = st.from_regex(r"[A-Za-z][A-Za-z0-9 ()-]{0,20}", fullmatch=True)
 offsets = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
     lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
 )
@@ -126,7 +143,7 @@ def test_rendered_filters_are_valid_odata_and_round_trip(expr: FilterExpr) -> No
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.dictionaries(names, st.one_of(st.text(), st.lists(st.text(), min_size=1)), min_size=1),
+    st.dictionaries(labels, st.one_of(st.text(), st.lists(st.text(), min_size=1)), min_size=1),
     st.tuples(aware_datetimes, aware_datetimes).map(sorted),
 )
 def test_where_output_is_valid_odata(props: dict[str, Any], bounds: list[dt.datetime]) -> None:

@@ -12,7 +12,9 @@ module owns everything else, so the stores cannot disagree about it:
   (measured from the first try, in the store's own time) raise
   :class:`~brightmetrics_async._errors.BudgetExhausted` at once, without waiting;
   else sleep with the injected clock and try again -- another process may have taken
-  the token meanwhile, hence a loop, bounded by the same deadline.
+  the token meanwhile, hence a loop, bounded by the same deadline;
+* :meth:`Budget.reset` wakes this object's sleeping acquirers so they retry at once.
+  (A reset made through another object or process is seen when they next wake.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import math
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Final, Self
+
+import anyio
 
 from .._clock import Clock, SystemClock
 from .._errors import BudgetExhausted, ConfigurationError
@@ -112,6 +116,7 @@ class Budget(abc.ABC):
         self._reserve = reserve
         self._max_wait = _check_max_wait(max_wait)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._sleepers: set[anyio.CancelScope] = set()
 
     @property
     def limit(self) -> int:
@@ -171,7 +176,17 @@ class Budget(abc.ABC):
             if deadline_us >= 0 and decision.next_free_us > deadline_us:
                 raise self._exhausted(account, decision, cap)
             # At least 1 µs, so a store whose clock has not moved cannot make this spin.
-            await self._clock.sleep(from_us(max(decision.next_free_us - decision.now_us, 1)))
+            await self._wait(from_us(max(decision.next_free_us - decision.now_us, 1)))
+
+    async def _wait(self, seconds: float) -> None:
+        # reset() on this object cancels the scope: the waiter retries at once instead of
+        # sleeping on while the tokens it waits for are free again.
+        with anyio.CancelScope() as scope:
+            self._sleepers.add(scope)
+            try:
+                await self._clock.sleep(seconds)
+            finally:
+                self._sleepers.discard(scope)
 
     def _exhausted(self, account: str, decision: Decision, cap: int) -> BudgetExhausted:
         if decision.blocked_until_us is not None:
@@ -213,6 +228,8 @@ class Budget(abc.ABC):
         """
         _check_account(account)
         await self._reset(account)
+        for scope in list(self._sleepers):
+            scope.cancel()
 
     async def block_until(self, account: str, until: float) -> None:
         """Record that a server 429 asked ``account`` to wait until ``until`` (Unix time).

@@ -29,7 +29,6 @@ and spin; integers make "comes back exactly ``period`` later" exact in every sto
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import attrs
@@ -37,7 +36,16 @@ import attrs
 from .._errors import ConfigurationError
 from .._models import BudgetSnapshot
 
-__all__ = ["Decision", "StoreState", "checked_time", "decide", "from_us", "snapshot", "to_us"]
+__all__ = [
+    "MAX_SECONDS",
+    "Decision",
+    "StoreState",
+    "checked_time",
+    "decide",
+    "from_us",
+    "snapshot",
+    "to_us",
+]
 
 US_PER_SECOND = 1_000_000
 
@@ -52,14 +60,25 @@ def from_us(us: int) -> float:
     return us / US_PER_SECOND
 
 
+# Largest time accepted, in seconds: stores keep microseconds, and Redis scores are
+# doubles, exact only up to 2**53 µs (year 2255). Year 2200 leaves room for a period.
+MAX_SECONDS = 7_258_118_400.0
+
+
 def checked_time(value: float, *, what: str) -> float:
-    """Return ``value`` as a float if it is a finite number.
+    """Return ``value`` as a float if it is a finite number in ``[0, MAX_SECONDS]``.
 
     Raises:
-        ConfigurationError: ``value`` is not a finite real number.
+        ConfigurationError: ``value`` is not a real number in that range.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigurationError(f"{what} must be a finite number of seconds, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_SECONDS  # also rejects NaN
+    ):
+        raise ConfigurationError(
+            f"{what} must be a number of seconds in [0, {MAX_SECONDS:g}], got {value!r}"
+        )
     return float(value)
 
 

@@ -23,19 +23,20 @@ to move through days at once. Timestamps are integer microseconds, formatted wit
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import urllib.parse
 import uuid
 from collections.abc import Awaitable, Iterator
-from typing import Any
-
-from redis import exceptions as redis_exceptions
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock
-from .._errors import RequestTimeout, TransportError
+from .._errors import ConfigurationError, RequestTimeout, TransportError
 from ._base import Budget
 from ._ledger import Decision, StoreState, to_us
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
 
 __all__ = ["RedisBudget", "redact_url"]
 
@@ -137,7 +138,8 @@ class RedisBudget(Budget):
     used (meant for tests and single-host setups).
 
     Raises:
-        ConfigurationError: invalid ``limit``, ``period``, ``reserve`` or ``max_wait``.
+        ConfigurationError: invalid ``limit``, ``period``, ``reserve`` or ``max_wait``;
+            the ``redis`` package is not installed.
         TransportError: (on use) Redis is unreachable or failed; RequestTimeout on a
             socket timeout.
     """
@@ -156,6 +158,13 @@ class RedisBudget(Budget):
         super().__init__(
             limit=limit, period=period, reserve=reserve, max_wait=max_wait, clock=clock
         )
+        # ``redis`` is an optional dependency (the ``redis`` extra): imported on first use,
+        # so importing the package never needs it; checked here so a missing install
+        # surfaces where the budget is configured.
+        if importlib.util.find_spec("redis") is None:
+            raise ConfigurationError(
+                "RedisBudget needs the redis package: pip install 'brightmetrics-async[redis]'"
+            )
         self._url = url
         self._key_prefix = key_prefix
         self._server_time = clock is None
@@ -181,6 +190,8 @@ class RedisBudget(Budget):
 
     def _redis(self) -> Redis:
         if self._client is None:
+            from redis.asyncio import Redis
+
             # Created on first use, inside the event loop that will use it.
             self._client = Redis.from_url(self._url)
             self._scripts = {}
@@ -188,6 +199,8 @@ class RedisBudget(Budget):
 
     @contextlib.contextmanager
     def _translate_errors(self) -> Iterator[None]:
+        from redis import exceptions as redis_exceptions
+
         # redis-py's messages name host and port, never the password.
         try:
             yield

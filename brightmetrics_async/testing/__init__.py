@@ -28,6 +28,9 @@ from ._accounts import hash_password as hash_password
 from ._app import Emulator as Emulator
 from ._clock import VirtualClock as VirtualClock
 from ._config import EmulatorConfig as EmulatorConfig
+from ._faults import Fault as Fault
+from ._faults import FaultKind as FaultKind
+from ._faults import Faults as Faults
 from ._log import RequestRecord as RequestRecord
 from ._quota import QuotaStatus as QuotaStatus
 from ._reports import Report as Report
@@ -54,6 +57,9 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "EmulatorServer",
+    "Fault",
+    "FaultKind",
+    "Faults",
     "Principal",
     "QuotaStatus",
     "Report",

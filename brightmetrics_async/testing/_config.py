@@ -36,6 +36,8 @@ class EmulatorConfig:
     ``ignore_respond_async`` answers 200 at once; ``omit_location`` / ``omit_status_url`` drop
     the header / body field; ``move_location`` gives a new status URL on every 202 poll (the
     polled one stops working); ``preference_applied`` adds ``Preference-Applied``.
+
+    Raises ValueError if ``root_path`` does not start with ``/`` or ends with one.
     """
 
     seed: int = 0

@@ -257,7 +257,7 @@ def _convert(raw: RawTerm, lit: Literal, edm: str) -> object:
             raise _mismatch(raw, lit, edm, ": expected an integer")
         low, high = _INT_RANGES[edm]
         value = lit.value
-        assert isinstance(value, int)  # noqa: S101 - guaranteed by kind "int"
+        assert isinstance(value, int)
         if not low <= value <= high:
             raise _mismatch(raw, lit, edm, ": out of range")
         return value
@@ -265,7 +265,7 @@ def _convert(raw: RawTerm, lit: Literal, edm: str) -> object:
         if lit.kind not in ("int", "decimal"):
             raise _mismatch(raw, lit, edm, ": expected a number, unquoted")
         value = lit.value
-        assert isinstance(value, int | float)  # noqa: S101 - guaranteed by kind
+        assert isinstance(value, int | float)
         if edm == "Edm.Decimal" and not math.isfinite(value):
             raise _mismatch(raw, lit, edm, ": Edm.Decimal has no NaN or INF")
         return value

@@ -49,7 +49,7 @@ _UNSUPPORTED_INFIX = frozenset({"has", "add", "sub", "mul", "div", "divby", "mod
 _MAX_IDENTIFIER = 128  # odataIdentifier = leading char + *127 chars
 
 
-class FilterRejected(Exception):  # noqa: N818 - the name is the emulator's contract
+class FilterRejected(Exception):
     """A ``$filter`` the server refuses; the emulator answers 400 with ``code`` and ``message``."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -19,6 +19,7 @@ from aiohttp import web
 from ._accounts import Principal
 from ._csdl import filter_metadata, root_metadata
 from ._data import DataRequest, default_range, json_datetime
+from ._faults import ConnectionDropped
 from ._filter_eval import FilterRejected, compile_filter
 from ._jobs import JobState, new_uuid
 from ._log import RequestRecord
@@ -80,6 +81,10 @@ class _Handlers:
             response = await self._answer(request, handler)
             status = response.status
             return response
+        except ConnectionDropped:
+            # The connection is gone on purpose: log status 0, and give aiohttp an answer it
+            # will fail to send quietly instead of an exception it would log as a crash.
+            return web.Response(status=500)
         finally:
             principal = _PRINCIPAL.get()
             _PRINCIPAL.reset(reset)

@@ -127,7 +127,7 @@ def format_value(column: Column, value: object) -> str:
         return us_datetime(value) if display in ("datetime", "text") else iso_datetime(value)
     if not _is_number(value):
         return str(value)
-    assert isinstance(value, int | float)  # noqa: S101 - narrowed by _is_number
+    assert isinstance(value, int | float)
     if display == "number":
         return grouped_number(value)
     if display == "count":

@@ -1,0 +1,242 @@
+"""Running targets through ``Session.pull_many``: cost first, then the pull, then the files.
+
+Order of a pull, so that a refusal spends nothing and a bad plan fails before any data
+request: estimate the cost (no request) and read the budget (no request); refuse when the
+estimate does not fit, unless told to go on; check every target locally
+(``Session.data_url``: this fetches the service document and filter schemas the estimate
+counted); then pull. Rows of json and parquet targets come back in memory and are written
+here; every other format is streamed to its file by the library.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import brightmetrics_async as bm
+
+from .._estimate import DEFAULT_JOB_SECONDS, DEFAULT_RETRY_AFTER, Estimate, estimate_requests
+from ._display import Display, human_bytes
+from ._exit import classify, message
+from ._files import write_json_rows, write_parquet
+from ._run import Ctx
+from ._targets import Target
+
+__all__ = ["Outcome", "check_budget", "estimate", "pull_targets", "when"]
+
+
+@attrs.frozen
+class Outcome:
+    """How one target ended."""
+
+    target: Target
+    path: Path | None = None
+    rows: int = 0
+    bytes: int = 0
+    pages: int = 0
+    polls: int = 0
+    elapsed: float = 0.0
+    error: BaseException | None = None
+    token: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was written."""
+        return self.error is None
+
+    @property
+    def exit_code(self) -> int:
+        """0, or the exit code of the error's class."""
+        return 0 if self.error is None else classify(self.error).code
+
+    def text(self) -> str:
+        """One line for displays."""
+        if self.error is not None:
+            text = f"{self.target.label}: {classify(self.error).name} error: {message(self.error)}"
+            if self.token:
+                text += f" (resume: brightmetrics job resume {self.token} -o {self.target.path})"
+            return text
+        parts = [human_bytes(self.bytes)]
+        if self.rows:
+            parts.append(f"{self.rows} rows")
+        if self.pages:
+            parts.append(f"{self.pages} pages")
+        if self.target.use_async:
+            parts.append(f"{self.polls} polls")
+        parts.append(f"{self.elapsed:.1f} s")
+        return f"{self.target.label} -> {self.path} ({', '.join(parts)})"
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        report = self.target.report
+        return {
+            "report": report.title or report.url if isinstance(report, bm.Report) else report,
+            "format": self.target.format,
+            "async": self.target.use_async,
+            "path": str(self.path or self.target.path),
+            "ok": self.ok,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "pages": self.pages,
+            "polls": self.polls,
+            "elapsed": round(self.elapsed, 3),
+            "error": None if self.error is None else message(self.error),
+            "error_class": None if self.error is None else classify(self.error).name,
+            "exit_code": self.exit_code,
+            "token": self.token,
+        }
+
+
+def when(at: float | None) -> str:
+    """A Unix time as local ``YYYY-MM-DD HH:MM:SS`` (``-`` for None)."""
+    if at is None:
+        return "-"
+    return dt.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def estimate(
+    session: bm.Session,
+    targets: Sequence[Target],
+    *,
+    job_seconds: float = DEFAULT_JOB_SECONDS,
+    retry_after: float = DEFAULT_RETRY_AFTER,
+) -> Estimate:
+    """The library's request estimate for ``targets`` in ``session`` (no request)."""
+    return estimate_requests(
+        [t.pull_item() for t in targets],
+        policy=session.poll_policy,
+        typed_items={i for i, t in enumerate(targets) if t.format == "parquet"},
+        history=session.job_history,
+        job_seconds=job_seconds,
+        retry_after=retry_after,
+    )
+
+
+def estimate_json(est: Estimate) -> dict[str, Any]:
+    """A JSON-ready dict of an estimate."""
+    return {
+        "total": est.total,
+        "service_document": est.service_document,
+        "filter_metadata": est.filter_metadata,
+        "columns_metadata": est.columns_metadata,
+        "items": [attrs.asdict(c) for c in est.items],
+        "notes": list(est.notes),
+    }
+
+
+async def check_budget(
+    ctx: Ctx, session: bm.Session, est: Estimate, *, yes: bool
+) -> bm.BudgetSnapshot:
+    """Print the cost and what is left; refuse when it does not fit (unless ``yes``).
+
+    Raises :class:`BudgetExhausted` (exit 6) on refusal; nothing has been requested then.
+    """
+    snap = await session.budget_status()
+    shared = est.service_document + est.filter_metadata + est.columns_metadata
+    if not ctx.settings.json:
+        ctx.err.print(
+            f"This pull will cost about {est.total} requests "
+            f"({len(est.items)} items, {shared} for metadata); "
+            f"{snap.remaining} of {snap.limit} left in the last 24 h.",
+            markup=False,
+        )
+        if ctx.settings.verbose:
+            for c in est.items:
+                ctx.err.print(f"  {c.requests:>3}  {c.label}: {c.detail}", markup=False)
+            for note in est.notes:
+                ctx.err.print(f"  note: {note}", markup=False)
+    if not est.fits(snap.remaining):
+        if not yes:
+            raise bm.BudgetExhausted(
+                f"this pull needs about {est.total} requests but only {snap.remaining} are "
+                f"left (the next frees up at {when(snap.next_free_at)}); nothing was "
+                "requested. Pull fewer reports, or pass --yes to start anyway",
+                next_free_at=snap.next_free_at,
+                remaining=snap.remaining,
+            )
+        if not ctx.settings.json:
+            ctx.err.print("Going ahead (--yes): some items may fail for lack of budget.")
+    return snap
+
+
+async def validate(session: bm.Session, targets: Sequence[Target]) -> None:
+    """Check every target locally, fetching what the checks need once (see module doc).
+
+    Raises :class:`NotFound`, :class:`FilterError`, :class:`UnknownTimezone` or
+    :class:`ConfigurationError` before any data request.
+    """
+    for t in targets:
+        item = t.pull_item()
+        await session.data_url(
+            item.report, filter=item.filter, timezone=item.timezone, format=item.format
+        )
+
+
+async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Outcome:
+    base = {
+        "target": target,
+        "rows": res.rows,
+        "pages": res.pages,
+        "polls": res.polls,
+        "elapsed": res.elapsed,
+        "token": res.token,
+    }
+    if res.error is not None:
+        return Outcome(error=res.error, **base)
+    try:
+        if target.in_memory:
+            rows = res.value
+            assert isinstance(rows, list)
+            if target.format == "parquet":
+                columns = await session.columns(target.report)
+                path = write_parquet(rows, columns, target.path)
+            else:
+                path = write_json_rows(rows, target.path)
+            base["rows"] = len(rows)
+        else:
+            assert isinstance(res.value, Path)
+            path = res.value
+        size = path.stat().st_size
+    except (bm.BrightmetricsError, OSError) as error:
+        return Outcome(error=error, **base)
+    return Outcome(path=path, bytes=size, **base)
+
+
+async def pull_targets(
+    ctx: Ctx, session: bm.Session, targets: Sequence[Target], *, parallel: int, title: str = "pull"
+) -> list[Outcome]:
+    """Pull every target with live progress; return the outcomes in target order."""
+    outcomes: dict[int, Outcome] = {}
+    pull: bm.Pull | None = None
+    display = Display(ctx, len(targets), title=title)
+
+    def on_event(ev: bm.PullEvent) -> None:
+        if ev.kind == "submitted" and pull is not None and ev.index in pull.jobs:
+            ctx.track(targets[ev.index].label, pull.jobs[ev.index], targets[ev.index].path)
+        display.on_event(ev)
+
+    with display:
+        pull = session.pull_many(
+            [t.pull_item() for t in targets], concurrency=parallel, on_event=on_event
+        )
+        async with pull:
+            async for res in pull:
+                outcome = await _finish(session, targets[res.index], res)
+                outcomes[res.index] = outcome
+                display.finished(res.index, ok=outcome.ok, text=outcome.text())
+    return [outcomes[i] for i in range(len(targets))]
+
+
+def first_failure(outcomes: Sequence[Outcome]) -> int:
+    """The exit code of the first failed outcome, or 0."""
+    return next((o.exit_code for o in outcomes if not o.ok), 0)
+
+
+def elapsed_since(start: float) -> float:
+    """Seconds since ``start`` (a ``time.perf_counter`` value)."""
+    return time.perf_counter() - start
