@@ -139,7 +139,17 @@ class RateLimited(ApiError):
 
 
 class TransportError(BrightmetricsError, OSError):
-    """The request could not be completed: connection refused, reset, TLS failure."""
+    """The request could not be completed: connection refused, reset, TLS failure.
+
+    ``before_send`` is True when the failure happened before the request reached the server
+    (it could not connect), so even a non-idempotent request is safe to repeat.
+    """
+
+    def __init__(
+        self, message: str, *, before_send: bool = False, token: str | None = None
+    ) -> None:
+        super().__init__(message, token=token)
+        self.before_send = before_send
 
 
 class RequestTimeout(TransportError, TimeoutError):

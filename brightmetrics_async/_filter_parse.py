@@ -62,7 +62,8 @@ class _Parser:
     ) -> FilterError:
         at = self.pos if at is None else at
         start = max(0, at - 30)
-        snippet = self.text[start : at + 30]
+        # Control characters would break the two-line picture; they keep one column.
+        snippet = "".join(c if c.isprintable() else "?" for c in self.text[start : at + 30])
         caret = " " * (at - start + 4) + "^"
         return FilterError(
             f"{message} (at position {at})\n    {snippet}\n{caret}", rule=rule, property=prop
@@ -224,6 +225,15 @@ class _Parser:
             return True, self.string()
         if _SPECIAL_NUMBER.match(text, pos):
             raise self.error("INF and NaN are not supported")
+        if (
+            _DATE.match(text, pos)
+            and text.startswith("T", pos + 10)
+            and not _DATETIME.match(text, pos)
+        ):
+            raise self.error(
+                "a date and time needs hh:mm[:ss[.fff]] and an offset, Z or +hh:mm"
+                " (e.g. 2020-06-01T00:00:00Z)"
+            )
         for pattern, convert in (
             (_GUID, lambda m: uuid.UUID(m.group(0))),
             (_DATETIME, _datetime),

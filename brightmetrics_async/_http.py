@@ -134,13 +134,10 @@ def _map_exception(exc: BaseException, *, before_send: bool) -> BaseException:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return TransportError("the response body was cut short (connection closed mid-body)")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        err = TransportError(f"cannot connect to the service: {exc.strerror or type(exc).__name__}")
-        err.before_send = True  # type: ignore[attr-defined]
-        return err
+        reason = exc.strerror or type(exc).__name__
+        return TransportError(f"cannot connect to the service: {reason}", before_send=True)
     if isinstance(exc, aiohttp.ClientError):
-        err = TransportError(f"connection error: {type(exc).__name__}")
-        err.before_send = before_send  # type: ignore[attr-defined]
-        return err
+        return TransportError(f"connection error: {type(exc).__name__}", before_send=before_send)
     if isinstance(exc, OSError):
         return TransportError(f"network error: {exc.strerror or type(exc).__name__}")
     return exc
@@ -274,7 +271,7 @@ class HttpClient:
                     URL(url, encoded=True), headers=send, allow_redirects=False
                 )
             except BaseException as exc:
-                raise _map_exception(exc, before_send=True) from exc
+                raise _map_exception(exc, before_send=False) from exc
             finally:
                 self.requests_sent += 1
             try:

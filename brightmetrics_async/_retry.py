@@ -59,7 +59,7 @@ class RetryPolicy:
         if isinstance(error, RequestTimeout):
             return idempotent
         if isinstance(error, TransportError):
-            return idempotent or getattr(error, "before_send", False)
+            return idempotent or error.before_send
         return False
 
     def delay(
@@ -72,7 +72,8 @@ class RetryPolicy:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 1)."""
         if retry_after is not None:
             return retry_after
-        ceiling = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
+        ceiling = min(self.backoff_max, self.backoff * 2.0 ** (attempt - 1))
         if not self.jitter:
             return ceiling
-        return (rng or random).uniform(0, ceiling)
+        draw: float = (rng or random).uniform(0, ceiling)
+        return draw

@@ -82,7 +82,9 @@ def test_auth_from_env() -> None:
     key = auth_from_env({"BRIGHTMETRICS_API_KEY": KEY})
     assert isinstance(key, bm.ApiKey)
     assert key.header() == f"Bearer {KEY}"
-    pw = auth_from_env({"BRIGHTMETRICS_USER": "u@example.com", "BRIGHTMETRICS_PASSWORD": "password"})
+    pw = auth_from_env(
+        {"BRIGHTMETRICS_USER": "u@example.com", "BRIGHTMETRICS_PASSWORD": "password"}
+    )
     assert pw is not None
     assert pw.header() == _basic("u@example.com", VENDOR_HASH)
     hashed = auth_from_env(

@@ -26,13 +26,23 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-async def _race(server: EmulatorServer, store: str, processes: int, attempts: int) -> list[dict[str, int]]:
+async def _race(
+    server: EmulatorServer, store: str, processes: int, attempts: int
+) -> list[dict[str, int]]:
     results: list[dict[str, int]] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     async def one() -> None:
         proc = await anyio.run_process(
-            [sys.executable, "-m", "tests._budget_worker", server.url, DEMO_API_KEY, store, str(attempts)],
+            [
+                sys.executable,
+                "-m",
+                "tests._budget_worker",
+                server.url,
+                DEMO_API_KEY,
+                store,
+                str(attempts),
+            ],
             cwd=ROOT,
             env=env,
             check=True,
@@ -80,12 +90,12 @@ async def test_restart_sees_what_earlier_processes_spent(
 
 
 async def test_default_budget_is_a_persistent_file_in_the_state_dir(
-    bm_server: EmulatorServer, _isolated_state: Path
+    bm_server: EmulatorServer, isolated_state: Path
 ) -> None:
     (run,) = await _race(bm_server, "default", 1, 3)
     assert run["granted"] == 3
     path = bm.default_budget_path()
-    assert path.is_relative_to(_isolated_state)
+    assert path.is_relative_to(isolated_state)
     assert path.exists()
     async with bm.SQLiteBudget(path) as budget:
         snap = await budget.snapshot("acme")

@@ -14,7 +14,7 @@ from aiohttp import web
 import brightmetrics_async as bm
 from brightmetrics_async.testing import DEMO_API_KEY, Emulator, EmulatorServer, VirtualClock
 
-from ._servers import peer
+from ._servers import Handler, peer
 
 pytestmark = pytest.mark.anyio
 SUMMARY = "03bd1235-eb2c-410f-a415-fefacd98df41"
@@ -62,7 +62,10 @@ async def test_every_format_both_ways(
         assert record.header("Accept") == accept
         assert "$format" not in record.target
     else:
-        assert record.query == "$format=" + query.replace(";", "%3B") or record.query == f"$format={query}"
+        assert (
+            record.query == "$format=" + query.replace(";", "%3B")
+            or record.query == f"$format={query}"
+        )
     kind = bm.Format(fmt) if isinstance(fmt, bm.Format) else None
     text = str(fmt if kind is None else kind.value)
     if text.startswith("csv"):
@@ -105,10 +108,12 @@ async def test_json_export_is_every_row(session: bm.Session, tmp_path: Path) -> 
     assert rows == [row async for row in session.rows(CALLER_ID)]
 
 
-def _bad_server(kind: str) -> web.RequestHandler:
+def _bad_server(kind: str) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         if kind == "truncated":
-            resp = web.StreamResponse(headers={"Content-Type": "text/csv", "Content-Length": "1000"})
+            resp = web.StreamResponse(
+                headers={"Content-Type": "text/csv", "Content-Length": "1000"}
+            )
             await resp.prepare(request)
             await resp.write(b"a,b\r\n1,2\r\n")
             assert request.transport is not None
@@ -124,7 +129,7 @@ def _bad_server(kind: str) -> web.RequestHandler:
             return web.Response(text="<html><body>Sign in</body></html>", content_type="text/html")
         return web.Response(body=b"%PDF-1.4 not a csv", content_type="application/pdf")
 
-    return handler  # type: ignore[return-value]
+    return handler
 
 
 @pytest.mark.parametrize(
@@ -137,32 +142,38 @@ def _bad_server(kind: str) -> web.RequestHandler:
     ],
 )
 async def test_bad_exports_leave_no_file(tmp_path: Path, kind: str, error: type[Exception]) -> None:
-    async with peer(_bad_server(kind)) as server:
-        async with bm.Session(
+    async with (
+        peer(_bad_server(kind)) as server,
+        bm.Session(
             bm.ApiKey("k"),
             base_url=f"{server.url}/OData.ashx",
             budget=bm.MemoryBudget(),
             retry=bm.RetryPolicy.never(),
-        ) as s:
-            with pytest.raises(error):
-                await s.export(SUMMARY, tmp_path / "out.csv", format="csv", check=False)
-            http = s.http.session
-            assert http is not None
-            assert http.connector is not None
-            assert not http.connector._acquired
+        ) as s,
+    ):
+        with pytest.raises(error):
+            await s.export(SUMMARY, tmp_path / "out.csv", format="csv", check=False)
+        http = s.http.session
+        assert http is not None
+        assert http.connector is not None
+        assert not http.connector._acquired
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_existing_file_survives_a_failed_export(tmp_path: Path) -> None:
     target = tmp_path / "report.csv"
     target.write_text("previous good export\n")
-    async with peer(_bad_server("truncated")) as server:
-        async with bm.Session(
-            bm.ApiKey("k"), base_url=f"{server.url}/OData.ashx", budget=bm.MemoryBudget(),
+    async with (
+        peer(_bad_server("truncated")) as server,
+        bm.Session(
+            bm.ApiKey("k"),
+            base_url=f"{server.url}/OData.ashx",
+            budget=bm.MemoryBudget(),
             retry=bm.RetryPolicy.never(),
-        ) as s:
-            with pytest.raises(bm.TransportError):
-                await s.export(SUMMARY, target, format="csv", check=False)
+        ) as s,
+    ):
+        with pytest.raises(bm.TransportError):
+            await s.export(SUMMARY, target, format="csv", check=False)
     assert target.read_text() == "previous good export\n"
     assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
 
@@ -173,7 +184,19 @@ async def test_unknown_format_costs_nothing(session: bm.Session, bm_emulator: Em
     assert bm_emulator.requests == []
 
 
-@pytest.mark.parametrize("value", ["json", "csv", "csv;unformatted", "csv;formatted", "pdf", "pdf;portrait", "pdf;landscape", "xlsx"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "json",
+        "csv",
+        "csv;unformatted",
+        "csv;formatted",
+        "pdf",
+        "pdf;portrait",
+        "pdf;landscape",
+        "xlsx",
+    ],
+)
 def test_format_spellings(value: str) -> None:
     fmt = bm.Format(value) if value in {f.value for f in bm.Format} else None
     from brightmetrics_async._formats import parse_format

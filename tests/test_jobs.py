@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,15 +33,17 @@ async def running(
 ) -> AsyncIterator[tuple[Emulator, bm.Session]]:
     config.setdefault("quota_limit", None)
     emulator = Emulator(EmulatorConfig(**config), clock=clock.time)
-    async with serve(emulator) as server:
-        async with bm.Session(
+    async with (
+        serve(emulator) as server,
+        bm.Session(
             bm.ApiKey(DEMO_API_KEY),
             base_url=server.url,
             clock=clock,
             budget=bm.MemoryBudget(limit=1_000_000, clock=clock),
             poll_policy=policy,
-        ) as session:
-            yield emulator, session
+        ) as session,
+    ):
+        yield emulator, session
 
 
 def polls_of(emulator: Emulator) -> list[float]:
@@ -59,7 +62,7 @@ async def test_submit_poll_and_result_rows_match_the_sync_pull() -> None:
         submit = emulator.requests[-1]
         assert submit.header("Prefer") == "respond-async"
         rows = await job.result()
-        assert job.state is bm.JobState.DONE
+        assert job.done
         expected = bm.PollPolicy().predict_polls(12.0, retry_after=5.0)
         assert job.polls == expected == len(polls_of(emulator))
         sync_rows = [row async for row in s.rows(SUMMARY)]
@@ -77,7 +80,7 @@ async def test_polls_never_come_before_retry_after(http_date: bool) -> None:
         submitted = clock.time()
         await job.result()
     times = [submitted, *polls_of(emulator)]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) >= 8
     # An HTTP-date has one-second resolution: it may say up to 1 s less than 7.
     floor = 6.0 if http_date else 7.0
@@ -103,8 +106,11 @@ async def test_garbage_retry_after_falls_back_to_the_default() -> None:
     async with peer(handler) as server:
         policy = bm.PollPolicy.naive()
         async with bm.Session(
-            bm.ApiKey("k"), base_url=f"{server.url}/OData.ashx", clock=clock,
-            budget=bm.MemoryBudget(clock=clock), poll_policy=policy,
+            bm.ApiKey("k"),
+            base_url=f"{server.url}/OData.ashx",
+            clock=clock,
+            budget=bm.MemoryBudget(clock=clock),
+            poll_policy=policy,
         ) as s:
             start = clock.time()
             job = await s.submit(SUMMARY, check=False)
@@ -141,7 +147,8 @@ async def test_export_from_an_immediate_job(tmp_path: Path) -> None:
 @pytest.mark.parametrize("knob", ["omit_location", "omit_status_url", "move_location"])
 async def test_status_url_from_either_place_and_moved_locations(knob: str) -> None:
     clock = VirtualClock()
-    async with running(clock, job_seconds=40.0, **{knob: True}) as (emulator, s):
+    knobs: dict[str, Any] = {knob: True}
+    async with running(clock, job_seconds=40.0, **knobs) as (emulator, s):
         job = await s.submit(SUMMARY)
         first = job.status_url
         await job.result()
@@ -199,7 +206,7 @@ async def test_status_url_gone_is_job_expired() -> None:
 
 async def test_resume_in_another_session() -> None:
     clock = VirtualClock()
-    async with running(clock, job_seconds=100.0) as (emulator, first):
+    async with running(clock, job_seconds=100.0) as (_emulator, first):
         job = await first.submit(SUMMARY, format="csv")
         await clock.sleep(30)
         assert await job.status() is bm.JobState.PENDING

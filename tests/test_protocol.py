@@ -17,7 +17,9 @@ from brightmetrics_async._protocol import (
 )
 
 ODATA_ERROR = json.dumps({"error": {"code": "BadFilter", "message": "Unknown property X"}}).encode()
-HTML_ERROR = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>x</body></html>"
+HTML_ERROR = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>x</body></html>"
+)
 JSON = {"Content-Type": "application/json"}
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -33,14 +35,28 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
         (401, {}, b"", bm.AuthenticationError, None, None),
         (403, HTML, HTML_ERROR, bm.AuthenticationError, None, "502 Bad Gateway"),
         (404, JSON, b"", bm.NotFound, None, None),
-        (406, {"Content-Type": "text/plain"}, b"Not acceptable", bm.ApiError, None, "Not acceptable"),
+        (
+            406,
+            {"Content-Type": "text/plain"},
+            b"Not acceptable",
+            bm.ApiError,
+            None,
+            "Not acceptable",
+        ),
         (410, JSON, ODATA_ERROR, bm.ApiError, "BadFilter", "Unknown property X"),
         (429, JSON, ODATA_ERROR, bm.RateLimited, "BadFilter", "Unknown property X"),
         (500, HTML, HTML_ERROR, bm.ApiError, None, "502 Bad Gateway"),
         (502, HTML, HTML_ERROR, bm.ApiError, None, "502 Bad Gateway"),
         (503, {}, b"\x00\xff garbage", bm.ApiError, None, None),
         (504, JSON, b"{not json", bm.ApiError, None, None),
-        (500, JSON, b'{"error": {"code": "E", "message": {"value": "v3 shape"}}}', bm.ApiError, "E", "v3 shape"),
+        (
+            500,
+            JSON,
+            b'{"error": {"code": "E", "message": {"value": "v3 shape"}}}',
+            bm.ApiError,
+            "E",
+            "v3 shape",
+        ),
     ],
 )
 def test_error_for_status(
@@ -65,7 +81,9 @@ def test_error_for_status(
 
 
 def test_error_messages_are_clipped() -> None:
-    code, message = parse_odata_error(b'{"error": {"message": "' + b"x" * 5000 + b'"}}', "application/json")
+    _code, message = parse_odata_error(
+        b'{"error": {"message": "' + b"x" * 5000 + b'"}}', "application/json"
+    )
     assert message is not None
     assert len(message) <= 300
 
@@ -140,7 +158,14 @@ def test_page_with_both_next_link_spellings() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"rows": []}', b"[1]", b'{"value": {}}', b'{"value": [1]}', b"{", b'{"value": [], "@odata.nextLink": 5}'],
+    [
+        b'{"rows": []}',
+        b"[1]",
+        b'{"value": {}}',
+        b'{"value": [1]}',
+        b"{",
+        b'{"value": [], "@odata.nextLink": 5}',
+    ],
 )
 def test_malformed_pages(body: bytes) -> None:
     with pytest.raises(bm.UnexpectedResponse):

@@ -88,7 +88,9 @@ async def test_report_references_resolve_without_requests(
     assert len(bm_emulator.requests) == 1
 
 
-async def test_filter_schema_in_the_vendor_shape(session: bm.Session, bm_emulator: Emulator) -> None:
+async def test_filter_schema_in_the_vendor_shape(
+    session: bm.Session, bm_emulator: Emulator
+) -> None:
     schema = await session.filters("Agent Detail")
     assert dict(schema) == {
         "Call_Date_Time": "Edm.DateTimeOffset",
@@ -164,16 +166,21 @@ async def test_repeated_next_link_is_an_error() -> None:
     async def loop(request: web.Request) -> web.StreamResponse:
         host = request.host
         return web.json_response(
-            {"value": [{"a": 1}], "@odata.nextLink": f"http://{host}/OData.ashx/x?$skiptoken=same%3D"}
+            {
+                "value": [{"a": 1}],
+                "@odata.nextLink": f"http://{host}/OData.ashx/x?$skiptoken=same%3D",
+            }
         )
 
-    async with peer(loop) as server:
-        async with bm.Session(
+    async with (
+        peer(loop) as server,
+        bm.Session(
             bm.ApiKey("k"), base_url=f"{server.url}/OData.ashx", budget=bm.MemoryBudget()
-        ) as s:
-            with pytest.raises(bm.UnexpectedResponse, match="repeated"):
-                async for _ in s.pages(f"{server.url}/OData.ashx/{AGENT_DETAIL}", check=False):
-                    pass
+        ) as s,
+    ):
+        with pytest.raises(bm.UnexpectedResponse, match="repeated"):
+            async for _ in s.pages(f"{server.url}/OData.ashx/{AGENT_DETAIL}", check=False):
+                pass
     assert len(server.recorded.targets) == 2
 
 
@@ -187,7 +194,9 @@ async def test_next_link_to_another_origin_is_refused_without_credentials() -> N
 
         async with peer(redirecting) as service:
             base = f"{service.url}/OData.ashx"
-            async with bm.Session(bm.ApiKey("secret-key"), base_url=base, budget=bm.MemoryBudget()) as s:
+            async with bm.Session(
+                bm.ApiKey("secret-key"), base_url=base, budget=bm.MemoryBudget()
+            ) as s:
                 with pytest.raises(bm.UnsafeLink) as info:
                     async for _ in s.pages(AGENT_DETAIL):
                         pass

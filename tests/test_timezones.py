@@ -68,6 +68,12 @@ def test_unnameable_tzinfo_is_refused() -> None:
         def utcoffset(self, _: dt.datetime | None) -> dt.timedelta:
             return dt.timedelta(hours=1)
 
+        def dst(self, _: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(0)
+
+        def tzname(self, _: dt.datetime | None) -> str:
+            return "CUSTOM"
+
     with pytest.raises(UnknownTimezone, match="cannot name"):
         windows_timezone(Custom())
     with pytest.raises(UnknownTimezone, match="not int"):
@@ -77,6 +83,15 @@ def test_unnameable_tzinfo_is_refused() -> None:
 def test_pytz_style_zone_attribute() -> None:
     class PytzLike(dt.tzinfo):
         zone = "Australia/Sydney"
+
+        def utcoffset(self, _: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(hours=10)
+
+        def dst(self, _: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(0)
+
+        def tzname(self, _: dt.datetime | None) -> str:
+            return "AEST"
 
     assert windows_timezone(PytzLike()) == "AUS Eastern Standard Time"
 

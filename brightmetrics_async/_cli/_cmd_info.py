@@ -45,7 +45,10 @@ def reports(**kwargs: Any) -> None:
                 [{"title": r.title, "guid": r.url, "kind": r.kind, "name": r.name} for r in found]
             )
             return 0
-        table = Table("Title", "GUID", "Kind", title=f"{len(found)} saved reports")
+        table = Table(title=f"{len(found)} saved reports")
+        table.add_column("Title")
+        table.add_column("GUID", no_wrap=True, min_width=36)
+        table.add_column("Kind", no_wrap=True)
         for r in found:
             table.add_row(r.title, r.url, r.kind)
         ctx.out.print(table)
@@ -76,11 +79,13 @@ def filters(report: str, **kwargs: Any) -> None:
                 f"{', '.join(agents)} are one Agent Name filter by different proxies: "
                 "use at most one of them in a filter"
             )
-        notes.append("combine conditions with 'and'; a property at most once, except a "
-                     "ge/gt and le/lt pair")
+        notes.append(
+            "combine conditions with 'and'; a property at most once, except a ge/gt and le/lt pair"
+        )
         if ctx.settings.json:
-            ctx.print_json({"report": rep.title or rep.url, "guid": rep.url, "filters": rows,
-                            "notes": notes})
+            ctx.print_json(
+                {"report": rep.title or rep.url, "guid": rep.url, "filters": rows, "notes": notes}
+            )
             return 0
         table = Table("Property", "Type", "Operators", title=f"Filters of {rep.title or rep.url}")
         for row in rows:
@@ -138,12 +143,19 @@ def budget(click_ctx: click.Context, **kwargs: Any) -> None:
             snap = await store.snapshot(account)
         hours = _per_hour(snap.spent_times, snap.at)
         if ctx.settings.json:
-            ctx.print_json({
-                "account": snap.account, "limit": snap.limit, "spent": snap.spent,
-                "remaining": snap.remaining, "reserve": snap.reserve,
-                "next_free_at": snap.next_free_at, "blocked_until": snap.blocked_until,
-                "at": snap.at, "spent_per_hour": hours,
-            })
+            ctx.print_json(
+                {
+                    "account": snap.account,
+                    "limit": snap.limit,
+                    "spent": snap.spent,
+                    "remaining": snap.remaining,
+                    "reserve": snap.reserve,
+                    "next_free_at": snap.next_free_at,
+                    "blocked_until": snap.blocked_until,
+                    "at": snap.at,
+                    "spent_per_hour": hours,
+                }
+            )
             return 0
         out = ctx.out
         out.print(f"Account:    {snap.account}", markup=False)
@@ -181,8 +193,9 @@ def budget_reset(parent: dict[str, Any] | None, yes: bool, **kwargs: Any) -> Non
         if ctx.settings.json:
             ctx.print_json({"account": account, "remaining": snap.remaining, "reset": True})
         else:
-            ctx.out.print(f"Budget of {account} reset: {snap.remaining} requests left.",
-                          markup=False)
+            ctx.out.print(
+                f"Budget of {account} reset: {snap.remaining} requests left.", markup=False
+            )
         return 0
 
     start(merged, main)
@@ -198,9 +211,14 @@ def job() -> None:
 
 def _job_json(j: bm.Job) -> dict[str, Any]:
     return {
-        "report": j.report, "format": j.format.value, "state": j.state.name.lower(),
-        "submitted_at": j.submitted_at, "expires_at": j.expires_at, "polls": j.polls,
-        "next_poll_at": j.next_poll_at, "retry_after": j.retry_after,
+        "report": j.report,
+        "format": j.format.value,
+        "state": j.state.name.lower(),
+        "submitted_at": j.submitted_at,
+        "expires_at": j.expires_at,
+        "polls": j.polls,
+        "next_poll_at": j.next_poll_at,
+        "retry_after": j.retry_after,
     }
 
 
@@ -222,8 +240,10 @@ def job_status(token: str, no_poll: bool, **kwargs: Any) -> None:
             return 0
         out = ctx.out
         out.print(f"Report:     {j.report} ({j.format.value})", markup=False)
-        out.print(f"State:      {info['state']}" + (
-            " (fetch it with: brightmetrics job resume TOKEN -o PATH)" if j.done else ""))
+        out.print(
+            f"State:      {info['state']}"
+            + (" (fetch it with: brightmetrics job resume TOKEN -o PATH)" if j.done else "")
+        )
         out.print(f"Submitted:  {when(j.submitted_at)}")
         out.print(f"Expires:    {when(j.expires_at)}")
         out.print(f"Polls:      {j.polls}")
@@ -236,8 +256,14 @@ def job_status(token: str, no_poll: bool, **kwargs: Any) -> None:
 
 @job.command("resume")
 @click.argument("token")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the result (.json: rows; .parquet: typed rows).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the result (.json: rows; .parquet: typed rows).",
+)
 @connection_options
 def job_resume(token: str, output: str, **kwargs: Any) -> None:
     """Wait for a job and write its result to a file, atomically."""
@@ -250,8 +276,11 @@ def job_resume(token: str, output: str, **kwargs: Any) -> None:
             j = await s.resume(token)
             ctx.track(f"{j.report} [{j.format.value}]", j, path)
             if not ctx.settings.json and not ctx.settings.quiet:
-                ctx.err.print(f"Waiting for {j.report} ({j.format.value}); next poll at "
-                              f"{when(j.next_poll_at)}", markup=False)
+                ctx.err.print(
+                    f"Waiting for {j.report} ({j.format.value}); next poll at "
+                    f"{when(j.next_poll_at)}",
+                    markup=False,
+                )
             suffix = path.suffix.lower()
             rows: int | None = None
             if j.format is bm.Format.JSON and suffix in (".json", ".parquet"):
@@ -266,12 +295,14 @@ def job_resume(token: str, output: str, **kwargs: Any) -> None:
             sent = s.requests_sent
         size = path.stat().st_size
         if ctx.settings.json:
-            ctx.print_json({**_job_json(j), "path": str(path), "bytes": size, "rows": rows,
-                            "requests": sent})
+            ctx.print_json(
+                {**_job_json(j), "path": str(path), "bytes": size, "rows": rows, "requests": sent}
+            )
         else:
             extra = f", {rows} rows" if rows is not None else ""
-            ctx.out.print(f"Wrote {path} ({human_bytes(size)}{extra}) after {j.polls} polls.",
-                          markup=False)
+            ctx.out.print(
+                f"Wrote {path} ({human_bytes(size)}{extra}) after {j.polls} polls.", markup=False
+            )
         return 0
 
     start(kwargs, main)

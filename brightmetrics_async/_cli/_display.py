@@ -17,7 +17,6 @@ from typing import Literal
 from rich.filesize import decimal
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     SpinnerColumn,
@@ -54,10 +53,14 @@ class _Status(ProgressColumn):
     """Bytes or pages so far, or the countdown to a waiting job's next poll."""
 
     def render(self, task: Task) -> Text:
+        if task.fields.get("overall"):
+            return Text(f"{task.completed:.0f}/{task.total:.0f} done")
         at = task.fields.get("next_poll_at")
         if at is not None:
             polls = task.fields.get("polls", 0)
-            wait = max(0.0, at - time.time())
+            wait = at - time.time()
+            if wait <= 0:
+                return Text(f"polling (poll {polls + 1})", style="yellow")
             return Text(f"waiting: poll {polls + 1} in {wait:.0f} s", style="yellow")
         return Text(str(task.fields.get("info", "")))
 
@@ -89,14 +92,13 @@ class Display:
                 TextColumn("{task.description}", style="bold"),
                 BarColumn(bar_width=30),
                 _Status(),
-                MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 console=self.ctx.out,
                 refresh_per_second=8,
             )
             self._progress.start()
             self._overall = self._progress.add_task(
-                f"{self._title} (all)", total=self._total, info=""
+                f"{self._title} (all)", total=self._total, overall=True
             )
         return self
 
@@ -129,14 +131,16 @@ class Display:
         if ev.kind in ("submitted", "polled"):
             progress.update(task, next_poll_at=ev.next_poll_at, polls=ev.polls)
         elif ev.kind in ("page", "bytes"):
-            progress.update(task, info=_counters(ev), next_poll_at=None, completed=ev.bytes or ev.pages)
+            progress.update(
+                task, info=_counters(ev), next_poll_at=None, completed=ev.bytes or ev.pages
+            )
         elif ev.kind in ("done", "failed"):
             progress.update(task, info="finishing", next_poll_at=None)
 
     def _line_event(self, ev: bm.PullEvent) -> None:
         name = ev.item.name
         if ev.kind == "started":
-            self.ctx.line(f"started    {name} ({ev.item.format.value})")
+            self.ctx.line(f"started    {name}")
         elif ev.kind == "submitted":
             self.ctx.line(f"submitted  {name}: async job, {self._next(ev)}")
         elif ev.kind == "polled":

@@ -29,22 +29,43 @@ class ExitCode:
 EXIT_CODES: tuple[ExitCode, ...] = (
     ExitCode(0, "ok", "success"),
     ExitCode(1, "internal", "an unexpected error (a bug: please report it with --verbose)"),
-    ExitCode(5, "filter", "the filter breaks a vendor rule (nothing was requested)", (bm.FilterError,)),
-    ExitCode(7, "job", "an async job expired, failed, or its resume token is unusable",
-             (bm.JobError, bm.InvalidToken)),
-    ExitCode(2, "usage", "bad arguments or configuration (nothing was requested)",
-             (bm.ConfigurationError, click.UsageError)),
+    ExitCode(
+        5, "filter", "the filter breaks a vendor rule (nothing was requested)", (bm.FilterError,)
+    ),
+    ExitCode(
+        7,
+        "job",
+        "an async job expired, failed, or its resume token is unusable",
+        (bm.JobError, bm.InvalidToken),
+    ),
+    ExitCode(
+        2,
+        "usage",
+        "bad arguments or configuration (nothing was requested)",
+        (bm.ConfigurationError, click.UsageError),
+    ),
     ExitCode(3, "auth", "the credentials were refused (401/403)", (bm.AuthenticationError,)),
     ExitCode(4, "not-found", "no such report, or no such job (404)", (bm.NotFound,)),
-    ExitCode(6, "budget", "the request budget is spent or would not cover the work (or 429)",
-             (bm.BudgetExhausted, bm.RateLimited)),
-    ExitCode(8, "network", "the service could not be reached, or timed out",
-             (bm.TransportError,)),
-    ExitCode(9, "api", "the service answered with another error or broke the protocol",
-             (bm.ApiError, bm.UnexpectedResponse, bm.BrightmetricsError)),
+    ExitCode(
+        6,
+        "budget",
+        "the request budget is spent or would not cover the work (or 429)",
+        (bm.BudgetExhausted, bm.RateLimited),
+    ),
+    ExitCode(8, "network", "the service could not be reached, or timed out", (bm.TransportError,)),
+    ExitCode(
+        9,
+        "api",
+        "the service answered with another error or broke the protocol",
+        (bm.ApiError, bm.UnexpectedResponse, bm.BrightmetricsError),
+    ),
     ExitCode(10, "file", "an output file could not be written", (OSError,)),
-    ExitCode(130, "interrupted", "stopped by Ctrl-C (resume tokens of unfinished jobs printed)",
-             (KeyboardInterrupt,)),
+    ExitCode(
+        130,
+        "interrupted",
+        "stopped by Ctrl-C (resume tokens of unfinished jobs printed)",
+        (KeyboardInterrupt,),
+    ),
 )
 
 _BY_NAME = {row.name: row for row in EXIT_CODES}
@@ -79,6 +100,8 @@ def message(error: BaseException) -> str:
 def epilog() -> str:
     """The exit-code table as help text."""
     lines = ["\b", "Exit codes:"]
-    lines += [f"  {row.code:>3}  {row.name:<12} {row.meaning}" for row in sorted(
-        EXIT_CODES, key=lambda r: r.code)]
+    lines += [
+        f"  {row.code:>3}  {row.name:<12} {row.meaning}"
+        for row in sorted(EXIT_CODES, key=lambda r: r.code)
+    ]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ here; every other format is streamed to its file by the library.
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,7 +60,8 @@ class Outcome:
         if self.error is not None:
             text = f"{self.target.label}: {classify(self.error).name} error: {message(self.error)}"
             if self.token:
-                text += f" (resume: brightmetrics job resume {self.token} -o {self.target.path})"
+                quoted = shlex.quote(self.token)
+                text += f" (resume: brightmetrics job resume {quoted} -o {self.target.path})"
             return text
         parts = [human_bytes(self.bytes)]
         if self.rows:

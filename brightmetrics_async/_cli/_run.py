@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -92,7 +93,9 @@ def report_error(ctx: Ctx, error: BaseException) -> int:
     ctx.err.print(f"brightmetrics: {label}: {message(error)}", markup=False)
     token = getattr(error, "token", None)
     if token:
-        ctx.err.print(f"resume with: brightmetrics job resume {token} -o PATH", markup=False)
+        ctx.err.print(
+            f"resume with: brightmetrics job resume {shlex.quote(token)} -o PATH", markup=False
+        )
     return row.code
 
 
@@ -100,9 +103,9 @@ def _print_interrupted(ctx: Ctx) -> None:
     pending = ctx.unfinished()
     ctx.err.print("brightmetrics: interrupted; no partial files were left.", markup=False)
     for label, token, path in pending:
-        target = str(path) if path is not None else "PATH"
+        target = shlex.quote(str(path)) if path is not None else "PATH"
         ctx.err.print(f"unfinished job {label}: resume with", markup=False)
-        ctx.err.print(f"  brightmetrics job resume {token} -o {target}", markup=False)
+        ctx.err.print(f"  brightmetrics job resume {shlex.quote(token)} -o {target}", markup=False)
     if ctx.settings.json:
         ctx.print_json(
             {

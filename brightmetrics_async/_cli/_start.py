@@ -17,8 +17,17 @@ from ._settings import build_settings
 __all__ = ["start"]
 
 _KEYS = (
-    "url", "api_key", "user", "password", "password_hash", "config", "account", "budget",
-    "max_wait", "quiet", "verbose",
+    "url",
+    "api_key",
+    "user",
+    "password",
+    "password_hash",
+    "config",
+    "account",
+    "budget",
+    "max_wait",
+    "quiet",
+    "verbose",
 )
 
 

@@ -132,7 +132,7 @@ def _entry(index: int, raw: Mapping[str, Any], out_dir: Path, where: str) -> Tar
         )
     report = raw.get("report")
     if not isinstance(report, str) or not report.strip():
-        raise bm.ConfigurationError(f"{where}: report #{index + 1} needs report = \"title or GUID\"")
+        raise bm.ConfigurationError(f'{where}: report #{index + 1} needs report = "title or GUID"')
     for key in ("format", "filter", "timezone", "file"):
         if key in raw and not isinstance(raw[key], str):
             raise bm.ConfigurationError(f"{where}: report #{index + 1}: {key} must be a string")

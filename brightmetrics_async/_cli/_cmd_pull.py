@@ -1,0 +1,254 @@
+"""Commands that fetch data: ``export`` (one report, one file) and ``pull`` (many)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+import brightmetrics_async as bm
+
+from ._display import Display, human_bytes
+from ._files import parquet_available, stream_parquet
+from ._pulling import (
+    Outcome,
+    check_budget,
+    estimate,
+    estimate_json,
+    first_failure,
+    pull_targets,
+    validate,
+)
+from ._run import Ctx
+from ._settings import connection_options
+from ._start import start
+from ._targets import FORMAT_CHOICES, Target, check_unique, file_name, format_for_path
+from ._targets import normalize_format, read_plan
+
+__all__ = ["export", "pull"]
+
+_FORMAT_HELP = f"One of: {', '.join(FORMAT_CHOICES)}."
+
+
+def _target_options(func: Any) -> Any:
+    func = click.option(
+        "--async",
+        "use_async",
+        is_flag=True,
+        help="Run as an asynchronous export job (polled frugally).",
+    )(func)
+    func = click.option(
+        "--timezone", metavar="TZ", help="Windows or IANA zone name, e.g. 'Eastern Standard Time'."
+    )(func)
+    return click.option(
+        "--filter", "filter_", metavar="EXPR", help="OData $filter, e.g. \"Queue_Name eq 'Sales'\"."
+    )(func)
+
+
+async def _export_parquet(ctx: Ctx, s: bm.Session, target: Target) -> Outcome:
+    # Synchronous parquet streams typed pages into row groups as they arrive.
+    started = time.perf_counter()
+    item = target.pull_item()
+    display = Display(ctx, 1, title="export")
+    pages = rows = 0
+    with display:
+        display.on_event(bm.PullEvent("started", 0, item))
+        try:
+            columns = await s.columns(target.report)
+
+            async def counted() -> Any:
+                nonlocal pages, rows
+                async with s.pages(
+                    target.report, filter=target.filter, timezone=target.timezone, typed=True
+                ) as it:
+                    async for page in it:
+                        pages += 1
+                        rows += len(page.rows)
+                        display.on_event(bm.PullEvent("page", 0, item, pages=pages, rows=rows))
+                        yield page
+
+            path, rows = await stream_parquet(counted(), columns, target.path)
+            outcome = Outcome(
+                target,
+                path=path,
+                rows=rows,
+                pages=pages,
+                bytes=path.stat().st_size,
+                elapsed=time.perf_counter() - started,
+            )
+        except (bm.BrightmetricsError, OSError) as error:
+            outcome = Outcome(
+                target, error=error, pages=pages, rows=rows, elapsed=time.perf_counter() - started
+            )
+        display.finished(0, ok=outcome.ok, text=outcome.text())
+    return outcome
+
+
+@click.command()
+@click.argument("report")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The file to write (complete, or not at all).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    metavar="FORMAT",
+    help=f"{_FORMAT_HELP} [default: from the file suffix, else csv]",
+)
+@_target_options
+@connection_options
+def export(
+    report: str,
+    output: str,
+    fmt: str | None,
+    filter_: str | None,
+    timezone: str | None,
+    use_async: bool,
+    **kwargs: Any,
+) -> None:
+    """Export REPORT (title, name or GUID) to one file, atomically."""
+
+    async def main(ctx: Ctx) -> int:
+        path = Path(output)
+        chosen = normalize_format(fmt) if fmt else format_for_path(path)
+        if chosen == "parquet" and not parquet_available():
+            raise bm.ConfigurationError(
+                "parquet needs pyarrow: pip install 'brightmetrics-async[parquet]'"
+            )
+        target = Target(report, chosen, path, filter_, timezone, use_async)
+        async with ctx.settings.session() as s:
+            await validate(s, [target])
+            if chosen == "parquet" and not use_async:
+                outcome = await _export_parquet(ctx, s, target)
+            else:
+                (outcome,) = await pull_targets(ctx, s, [target], parallel=1, title="export")
+            sent = s.requests_sent
+        if ctx.settings.json:
+            ctx.print_json({**outcome.as_json(), "requests": sent})
+        if outcome.error is not None:
+            raise outcome.error
+        return 0
+
+    start(kwargs, main)
+
+
+def _targets_for(
+    refs: list[bm.Report | str],
+    formats: list[str],
+    out: Path,
+    filter_: str | None,
+    timezone: str | None,
+    use_async: bool,
+) -> list[Target]:
+    return check_unique(
+        Target(ref, fmt, out / file_name(ref, fmt), filter_, timezone, use_async)
+        for ref in refs
+        for fmt in formats
+    )
+
+
+@click.command()
+@click.argument("reports", nargs=-1, metavar="[REPORT]...")
+@click.option(
+    "-o",
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the files (created if missing).",
+)
+@click.option("--all", "all_", is_flag=True, help="Every saved report (costs 1 request).")
+@click.option(
+    "--plan",
+    type=click.Path(dir_okay=False),
+    metavar="FILE.toml",
+    help="A TOML plan of [[report]] tables: report, format, filter, timezone, async, file.",
+)
+@click.option(
+    "-f",
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FORMAT",
+    help=f"Repeat for several. {_FORMAT_HELP} [default: csv]",
+)
+@_target_options
+@click.option("--parallel", type=click.IntRange(1, 64), help="Items at once [default: 4].")
+@click.option("--yes", "-y", is_flag=True, help="Start even if the estimate exceeds the budget.")
+@connection_options
+def pull(
+    reports: tuple[str, ...],
+    output_dir: str,
+    all_: bool,
+    plan: str | None,
+    formats: tuple[str, ...],
+    filter_: str | None,
+    timezone: str | None,
+    use_async: bool,
+    parallel: int | None,
+    yes: bool,
+    **kwargs: Any,
+) -> None:
+    """Pull many reports at once into a directory.
+
+    Choose the reports with --all, with REPORT arguments, or with --plan. Before starting,
+    prints what the pull will cost in requests and what is left of the budget, and refuses
+    (exit 6) when it does not fit, unless --yes.
+    """
+    chosen = sum([bool(reports), all_, plan is not None])
+    if chosen != 1:
+        raise click.UsageError("give exactly one of --all, REPORT arguments or --plan")
+    if plan is not None and (formats or filter_ or timezone or use_async):
+        raise click.UsageError("--plan sets format, filter, timezone and async per report")
+
+    async def main(ctx: Ctx) -> int:
+        out = Path(output_dir)
+        fmts = [normalize_format(f) for f in formats] or ["csv"]
+        width = parallel
+        async with ctx.settings.session() as s:
+            if plan is not None:
+                targets, plan_parallel = read_plan(Path(plan), out)
+                width = width or plan_parallel
+            elif all_:
+                refs: list[bm.Report | str] = list(await s.reports())
+                targets = _targets_for(refs, fmts, out, filter_, timezone, use_async)
+            else:
+                targets = _targets_for(list(reports), fmts, out, filter_, timezone, use_async)
+            if any(t.format == "parquet" for t in targets) and not parquet_available():
+                raise bm.ConfigurationError("parquet needs pyarrow")
+            est = estimate(s, targets)
+            await check_budget(ctx, s, est, yes=yes)
+            await validate(s, targets)
+            started = time.perf_counter()
+            outcomes = await pull_targets(ctx, s, targets, parallel=width or 4)
+            took = time.perf_counter() - started
+            sent = s.requests_sent
+            snap = await s.budget_status()
+        ok = [o for o in outcomes if o.ok]
+        if ctx.settings.json:
+            ctx.print_json(
+                {
+                    "items": [o.as_json() for o in outcomes],
+                    "estimate": estimate_json(est),
+                    "requests": sent,
+                    "remaining": snap.remaining,
+                    "elapsed": round(took, 3),
+                }
+            )
+        else:
+            total = sum(o.bytes for o in ok)
+            ctx.err.print(
+                f"{len(ok)} of {len(outcomes)} files written ({human_bytes(total)}) in "
+                f"{took:.1f} s; {sent} requests spent (estimated {est.total}); "
+                f"{snap.remaining} left.",
+                markup=False,
+            )
+        return first_failure(outcomes)
+
+    start(kwargs, main)
