@@ -139,8 +139,8 @@ def estimate_requests(
     ``known_pages`` maps a report GUID (lower case), title or the reference exactly as an
     item gives it to its page count. ``cached_metadata``: the session already holds the
     service document, the filter schemas and the columns. ``typed_items``: the indices of
-    items whose rows are typed with the root ``$metadata`` (parquet). ``history`` (e.g. ``session.job_history``)
-    supplies learned job durations, keyed as the jobs record them.
+    items whose rows are typed with the root ``$metadata`` (parquet). ``history`` (e.g.
+    ``session.job_history``) supplies learned job durations, keyed as the jobs record them.
 
     Raises :class:`ConfigurationError` for ``default_pages < 1`` or a negative or non-finite
     ``job_seconds``.

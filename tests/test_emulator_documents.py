@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
-SCHEMAS = Path("/work/shared/odata-schemas")
+SCHEMAS = Path(__file__).parent / "data" / "odata-schemas"
 VENDOR_NAMES = {
     "03bd1235-eb2c-410f-a415-fefacd98df41": "Service_Summary_03bd1235eb2c410fa415fefacd98df41",
     "041cee41-ac5f-4455-a02d-022705afe417": (

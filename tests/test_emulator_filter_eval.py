@@ -543,7 +543,7 @@ def test_any_two_agent_proxies_conflict(proxies: list[str]) -> None:
 
 # --- the OASIS grammar agrees with what the emulator accepts --------------------------------
 
-_ABNF = Path("/work/shared/odata-abnf/odata-abnf-construction-rules.txt")
+_ABNF = Path(__file__).parent / "data" / "odata-abnf" / "odata-abnf-construction-rules.txt"
 _CORE_RULES = re.compile(r"^(ALPHA|DIGIT|HEXDIG|DQUOTE|SP|HTAB|VCHAR) ")
 
 

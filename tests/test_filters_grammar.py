@@ -34,7 +34,7 @@ from brightmetrics_async._filters import (
 )
 from brightmetrics_async._urls import encode_query_value
 
-ABNF_DIR = Path("/work/shared/odata-abnf")
+ABNF_DIR = Path(__file__).parent / "data" / "odata-abnf"
 GRAMMAR = ABNF_DIR / "odata-abnf-construction-rules.txt"
 TESTCASES = ABNF_DIR / "odata-abnf-testcases.yaml"
 # The OData file redefines these RFC 5234 core rules, which the abnf package already has.

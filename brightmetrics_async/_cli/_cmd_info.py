@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import click
 from rich.table import Table
 
@@ -89,7 +90,7 @@ def filters(report: str, **kwargs: Any) -> None:
             return 0
         table = Table("Property", "Type", "Operators", title=f"Filters of {rep.title or rep.url}")
         for row in rows:
-            table.add_row(row["name"], row["type"], " ".join(row["operators"]))
+            table.add_row(str(row["name"]), str(row["type"]), " ".join(row["operators"]))
         ctx.out.print(table)
         for note in notes:
             ctx.out.print(f"Note: {note}", markup=False)
@@ -128,7 +129,7 @@ def _bars(hours: list[int]) -> str:
 @click.group(invoke_without_command=True)
 @connection_options
 @click.pass_context
-def budget(click_ctx: click.Context, **kwargs: Any) -> None:
+def budget(click_ctx: click.Context, /, **kwargs: Any) -> None:
     """Show the request budget: remaining, next free time, spending per hour (no request).
 
     The budget is this machine's record of the company account's 150 requests per 24 h.
@@ -175,7 +176,7 @@ def budget(click_ctx: click.Context, **kwargs: Any) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
 @click.pass_obj
-def budget_reset(parent: dict[str, Any] | None, yes: bool, **kwargs: Any) -> None:
+def budget_reset(parent: dict[str, Any] | None, /, yes: bool, **kwargs: Any) -> None:
     """Forget this machine's record of spent requests (no request is sent).
 
     Use it after pressing the reset button under My Account; it does not reset the server.
@@ -293,7 +294,7 @@ def job_resume(token: str, output: str, **kwargs: Any) -> None:
             else:
                 await j.export(path)
             sent = s.requests_sent
-        size = path.stat().st_size
+        size = (await anyio.Path(path).stat()).st_size
         if ctx.settings.json:
             ctx.print_json(
                 {**_job_json(j), "path": str(path), "bytes": size, "rows": rows, "requests": sent}

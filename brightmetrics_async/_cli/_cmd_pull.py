@@ -24,8 +24,15 @@ from ._pulling import (
 from ._run import Ctx
 from ._settings import connection_options
 from ._start import start
-from ._targets import FORMAT_CHOICES, Target, check_unique, file_name, format_for_path
-from ._targets import normalize_format, read_plan
+from ._targets import (
+    FORMAT_CHOICES,
+    Target,
+    check_unique,
+    file_name,
+    format_for_path,
+    normalize_format,
+    read_plan,
+)
 
 __all__ = ["export", "pull"]
 

@@ -180,16 +180,16 @@ async def validate(session: bm.Session, targets: Sequence[Target]) -> None:
 
 
 async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Outcome:
-    base = {
-        "target": target,
-        "rows": res.rows,
-        "pages": res.pages,
-        "polls": res.polls,
-        "elapsed": res.elapsed,
-        "token": res.token,
-    }
+    done = Outcome(
+        target,
+        rows=res.rows,
+        pages=res.pages,
+        polls=res.polls,
+        elapsed=res.elapsed,
+        token=res.token,
+    )
     if res.error is not None:
-        return Outcome(error=res.error, **base)
+        return attrs.evolve(done, error=res.error)
     try:
         if target.in_memory:
             rows = res.value
@@ -199,14 +199,14 @@ async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Ou
                 path = write_parquet(rows, columns, target.path)
             else:
                 path = write_json_rows(rows, target.path)
-            base["rows"] = len(rows)
+            done = attrs.evolve(done, rows=len(rows))
         else:
             assert isinstance(res.value, Path)
             path = res.value
         size = path.stat().st_size
     except (bm.BrightmetricsError, OSError) as error:
-        return Outcome(error=error, **base)
-    return Outcome(path=path, bytes=size, **base)
+        return attrs.evolve(done, error=error)
+    return attrs.evolve(done, path=path, bytes=size)
 
 
 async def pull_targets(

@@ -136,6 +136,6 @@ def run(settings: Settings, main: Callable[[Ctx], Awaitable[int | None]]) -> NoR
     except KeyboardInterrupt:
         _print_interrupted(ctx)
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - every failure becomes a message and a code
+    except Exception as error:
         sys.exit(report_error(ctx, error))
     sys.exit(code or 0)

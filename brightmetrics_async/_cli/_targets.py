@@ -94,10 +94,7 @@ def _slug(text: str) -> str:
 
 def file_name(report: bm.Report | str, fmt: str) -> str:
     """A default file name: the report's title as a slug, a format qualifier, the suffix."""
-    if isinstance(report, bm.Report):
-        base = _slug(report.title or report.url)
-    else:
-        base = _slug(report)
+    base = _slug(report.title or report.url) if isinstance(report, bm.Report) else _slug(report)
     if fmt == "parquet":
         return f"{base}.parquet"
     parsed = _parse(fmt)

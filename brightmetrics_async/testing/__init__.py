@@ -6,8 +6,6 @@ other. Run it in tests with :func:`serve` or the pytest plugin
 ``brightmetrics emulator --port N``.
 """
 
-from __future__ import annotations
-
 from ._accounts import DEMO_ACCOUNT as DEMO_ACCOUNT
 from ._accounts import DEMO_ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 from ._accounts import DEMO_API_KEY as DEMO_API_KEY

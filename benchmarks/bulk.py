@@ -1,0 +1,223 @@
+"""Benchmark 1, bulk throughput: many reports of JSON pages through the client, vs baselines.
+
+The server (another process, :mod:`benchmarks._server`) serves ``reports`` reports of ``pages``
+pre-rendered JSON pages of 1,000 rows, chained by ``@odata.nextLink``. Each client variant runs
+in a fresh process and pulls every row with 16 requests in flight (the sequential ``requests``
+loop excepted), touching each row once:
+
+* ``Session.rows``: 16 tasks, each iterating ``s.rows(report)`` over a shared queue of reports;
+* ``pull_many``: ``s.pull_many(reports, concurrency=16)``, counting each result's rows;
+* (a) a hand-written aiohttp script with ``await resp.json()``;
+* (b) the same with ``orjson.loads(await resp.read())``;
+* (c) a sequential ``requests`` loop with ``resp.json()``.
+
+The library's sessions use ``MemoryBudget(limit=10**9)``: the real 150-a-day budget would stop
+the benchmark after 150 pages, and its cost is measured separately (benchmark 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+from ._harness import Section, bench_server, median, run_client
+from ._server import guid
+
+API_KEY = "bench-key"
+CONCURRENCY = 16
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json"}
+
+VARIANTS = {
+    "lib_rows": "Session.rows",
+    "lib_pull_many": "pull_many",
+    "aiohttp_json": "(a) aiohttp + resp.json()",
+    "aiohttp_orjson": "(b) aiohttp + orjson",
+    "requests_seq": "(c) sequential requests",
+}
+
+
+def _guids(params: dict[str, Any]) -> list[str]:
+    return [guid(i, params["pages"]) for i in range(params["reports"])]
+
+
+def _result(started: float, cpu: float, rows: int, pages: int) -> dict[str, Any]:
+    return {
+        "wall": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "rows": rows,
+        "pages": pages,
+    }
+
+
+async def lib_rows(params: dict[str, Any]) -> dict[str, Any]:
+    """Client: ``Session.rows`` in 16 tasks."""
+    import brightmetrics_async as bm
+
+    todo = deque(_guids(params))
+    counts = [0, 0]
+    started, cpu = time.perf_counter(), time.process_time()
+    async with bm.Session(
+        bm.ApiKey(API_KEY), base_url=params["url"], budget=bm.MemoryBudget(limit=10**9)
+    ) as s:
+
+        async def worker() -> None:
+            while todo:
+                rows = s.rows(todo.popleft())
+                async with rows:
+                    n = 0
+                    async for _row in rows:
+                        n += 1
+                counts[0] += n
+                counts[1] += rows.pages.pages_read
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return _result(started, cpu, counts[0], counts[1])
+
+
+async def lib_pull_many(params: dict[str, Any]) -> dict[str, Any]:
+    """Client: ``Session.pull_many(..., concurrency=16)``."""
+    import brightmetrics_async as bm
+
+    rows = pages = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    async with bm.Session(
+        bm.ApiKey(API_KEY), base_url=params["url"], budget=bm.MemoryBudget(limit=10**9)
+    ) as s:
+        async with s.pull_many(_guids(params), concurrency=CONCURRENCY) as pull:
+            async for result in pull:
+                if result.error is not None:
+                    raise result.error
+                assert isinstance(result.value, list)
+                for _row in result.value:
+                    rows += 1
+                pages += result.pages
+    return _result(started, cpu, rows, pages)
+
+
+async def _aiohttp(params: dict[str, Any], *, use_orjson: bool) -> dict[str, Any]:
+    import aiohttp
+    import orjson
+
+    todo = deque(params["url"] + "/" + g for g in _guids(params))
+    counts = [0, 0]
+    started, cpu = time.perf_counter(), time.process_time()
+    async with aiohttp.ClientSession() as http:
+
+        async def worker() -> None:
+            while todo:
+                url: str | None = todo.popleft()
+                while url:
+                    async with http.get(url, headers=HEADERS) as resp:
+                        resp.raise_for_status()
+                        if use_orjson:
+                            doc = orjson.loads(await resp.read())
+                        else:
+                            doc = await resp.json()
+                    n = 0
+                    for _row in doc["value"]:
+                        n += 1
+                    counts[0] += n
+                    counts[1] += 1
+                    url = doc.get("@odata.nextLink")
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return _result(started, cpu, counts[0], counts[1])
+
+
+async def aiohttp_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Baseline (a): what a competent user writes with aiohttp."""
+    return await _aiohttp(params, use_orjson=False)
+
+
+async def aiohttp_orjson(params: dict[str, Any]) -> dict[str, Any]:
+    """Baseline (b): the same with orjson."""
+    return await _aiohttp(params, use_orjson=True)
+
+
+def requests_seq(params: dict[str, Any]) -> dict[str, Any]:
+    """Baseline (c): a sequential ``requests`` loop."""
+    import requests
+
+    rows = pages = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    with requests.Session() as http:
+        for g in _guids(params):
+            url: str | None = params["url"] + "/" + g
+            while url:
+                resp = http.get(url, headers=HEADERS, timeout=60)
+                resp.raise_for_status()
+                doc = resp.json()
+                for _row in doc["value"]:
+                    rows += 1
+                pages += 1
+                url = doc.get("@odata.nextLink")
+    return _result(started, cpu, rows, pages)
+
+
+def run(*, quick: bool) -> Section:
+    """Run every variant ``reps`` times, interleaved, in fresh processes; compare medians."""
+    reports, pages, reps = (20, 10, 1) if quick else (200, 10, 3)
+    expected_rows = reports * pages * 1000
+    section = Section("bulk", "1. Bulk throughput")
+    runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+    with bench_server({"rows": 1000}) as url:
+        params = {"url": url, "reports": reports, "pages": pages}
+        run_client("bulk:aiohttp_orjson", {**params, "reports": 2})  # warm the server up
+        for _ in range(reps):
+            for variant in VARIANTS:
+                result = run_client(f"bulk:{variant}", params)
+                if result["rows"] != expected_rows or result["pages"] != reports * pages:
+                    raise RuntimeError(f"{variant} read {result['rows']} rows, not {expected_rows}")
+                runs[variant].append(result)
+    wall = {v: median([r["wall"] for r in rs]) for v, rs in runs.items()}
+    cpu = {v: median([r["cpu"] for r in rs]) for v, rs in runs.items()}
+    us_row = {v: cpu[v] / expected_rows * 1e6 for v in VARIANTS}
+    section.raw = {"wall_s": wall, "cpu_s": cpu, "cpu_us_per_row": us_row, "runs": runs}
+    for lib in ("lib_rows", "lib_pull_many"):
+        label = VARIANTS[lib]
+        a, b = "aiohttp_json", "aiohttp_orjson"
+        section.add(
+            f"{label}: wall vs (a)",
+            f"{wall[lib] / wall[a]:.2f}x ({wall[lib]:.2f} s vs {wall[a]:.2f} s)",
+            "<= 1.00x",
+            wall[lib] <= wall[a],
+        )
+        section.add(
+            f"{label}: CPU/row vs (a)",
+            f"{us_row[lib] / us_row[a]:.2f}x ({us_row[lib]:.2f} vs {us_row[a]:.2f} us)",
+            "<= 1.00x",
+            us_row[lib] <= us_row[a],
+        )
+        section.add(
+            f"{label}: wall vs (b)",
+            f"{wall[lib] / wall[b]:.2f}x ({wall[b]:.2f} s)",
+            "<= 1.10x",
+            wall[lib] <= 1.10 * wall[b],
+        )
+        section.add(
+            f"{label}: CPU/row vs (b)",
+            f"{us_row[lib] / us_row[b]:.2f}x ({us_row[b]:.2f} us)",
+            "<= 1.10x",
+            us_row[lib] <= 1.10 * us_row[b],
+        )
+        section.add(
+            f"{label}: speed-up over (c)",
+            f"{wall['requests_seq'] / wall[lib]:.1f}x ({wall['requests_seq']:.2f} s)",
+            ">= 5x",
+            wall["requests_seq"] >= 5 * wall[lib],
+        )
+    section.notes += [
+        f"{reports} reports x {pages} pages x 1,000 rows = {expected_rows:,} rows "
+        f"(about {expected_rows * 190 / 1e6:.0f} MB of JSON), 16 requests in flight; "
+        f"median of {reps} runs per variant, variants interleaved, each run in a fresh process.",
+        "Wall time runs from before the first request to the last row; CPU is the client "
+        "process's time.process_time() over the same span (the server is another process).",
+        "Every variant touches each row once (`n += 1`); pull_many also collects each report's "
+        "rows into a list, as it returns them.",
+        "The library's sessions use MemoryBudget(limit=10**9) so the 150/day budget does not "
+        "gate the pull; the budget's own cost is benchmark 5.",
+        "CPU/row: " + ", ".join(f"{VARIANTS[v]} {us_row[v]:.2f} us" for v in VARIANTS) + ".",
+    ]
+    return section

@@ -1,0 +1,339 @@
+"""The crash-resume journal of bulk pulls: a small SQLite file beside the budget.
+
+Theory of operation
+-------------------
+A bulk pull (``Session.pull_many(..., journal=Journal())``) writes down, for each item, just
+enough to finish the work after a crash without spending a request twice. An item is keyed by
+a stable hash of what it asks for (report, format, filter, time zone, output path, async or
+not: see ``_bulk.item_key``). Its row moves through these states::
+
+    started --(async job submitted)--> submitted --(done)--> done
+    started --(a JSON page flushed)--> paging ----(...)----> done
+
+* ``submitted`` keeps the job's resume token (status URL, format, timing: no credentials).
+  On restart the job is resumed from it while within its hour, instead of being resubmitted.
+* ``paging`` keeps the page checkpoint of a JSON pull written to a file: the next link (the
+  server's URL, verbatim), the kept temporary file and how many bytes of it are good. On
+  restart the file is cut back to that offset and the pull continues from the next link.
+* ``done`` items whose output file exists are skipped on restart.
+
+Every update is ONE ``BEGIN IMMEDIATE`` transaction with ``synchronous=FULL`` in WAL mode, so a
+SIGKILL between two updates leaves the last one durable and never half of one. The checkpoint
+is recorded only after the page's bytes are fsynced, so the journal never points past what is
+on disk. sqlite3 calls block; they run in a worker thread, one at a time.
+
+The file holds no secrets: report ids, formats, filter text, paths, next links and status URLs
+(links carrying user information are refused), byte offsets and resume tokens, which hold no
+credentials by design.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+import anyio.to_thread
+import attrs
+
+from ._budget import default_budget_path
+from ._clock import Clock, SystemClock
+from ._errors import ConfigurationError, TransportError
+
+__all__ = ["Journal", "JournalEntry", "default_journal_path"]
+
+_T = TypeVar("_T")
+SCHEMA_VERSION = 1
+State = Literal["started", "submitted", "paging", "done"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    path TEXT,
+    state TEXT NOT NULL,
+    token TEXT,
+    next_link TEXT,
+    part TEXT,
+    byte_offset INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+)
+"""
+_COLUMNS = "key, label, path, state, token, next_link, part, byte_offset, pages, rows, updated_at"
+
+
+def default_journal_path() -> Path:
+    """Where :class:`Journal` keeps its file by default: beside the default budget file."""
+    return default_budget_path().parent / "journal.sqlite3"
+
+
+@attrs.frozen
+class JournalEntry:
+    """One journaled item: its ``state`` and what is needed to carry it on.
+
+    ``token`` is a submitted job's resume token; ``next_link``, ``part`` and ``offset`` the
+    checkpoint of a JSON pull to a file (``pages`` and ``rows`` written so far).
+    """
+
+    key: str
+    label: str
+    path: str | None
+    state: State
+    token: str | None = None
+    next_link: str | None = None
+    part: str | None = None
+    offset: int = 0
+    pages: int = 0
+    rows: int = 0
+    updated_at: float = 0.0
+
+
+class Journal:
+    """A crash-resume journal for :meth:`Session.pull_many` (see the module docstring).
+
+    ``path`` defaults to :func:`default_journal_path`. One journal may serve many pulls, even
+    in several processes (SQLite locking), but one pull should not run twice at once.
+
+    Raises :class:`TransportError` (on first use) when the file cannot be opened or written,
+    and :class:`ConfigurationError` for a file of a newer schema.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = 30.0,
+    ) -> None:
+        self._path = Path(path) if path is not None else default_journal_path()
+        self._clock: Clock = clock or SystemClock()
+        self._busy_timeout = float(busy_timeout)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"Journal(path={str(self._path)!r})"
+
+    async def __aenter__(self) -> Journal:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection (the file stays; the journal reopens it if used again)."""
+
+        def close() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await anyio.to_thread.run_sync(close)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get(self, key: str) -> JournalEntry | None:
+        """The entry of ``key``, or None."""
+
+        def get(conn: sqlite3.Connection) -> JournalEntry | None:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM items WHERE key = ?", (key,)).fetchone()
+            return None if row is None else _entry(row)
+
+        return await self._run(get)
+
+    async def entries(self) -> list[JournalEntry]:
+        """Every entry, oldest update first."""
+
+        def read(conn: sqlite3.Connection) -> list[JournalEntry]:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM items ORDER BY updated_at, key")
+            return [_entry(row) for row in rows]
+
+        return await self._run(read)
+
+    # -- writing: one transaction each -----------------------------------------------------
+
+    async def start(self, key: str, *, label: str, path: str | None) -> JournalEntry:
+        """Record that ``key`` started (keeping what an earlier run recorded); return it."""
+
+        def start(conn: sqlite3.Connection) -> JournalEntry:
+            with _transaction(conn):
+                conn.execute(
+                    "INSERT OR IGNORE INTO items (key, label, path, state, updated_at) "
+                    "VALUES (?, ?, ?, 'started', ?)",
+                    (key, label, path, self._clock.time()),
+                )
+                row = conn.execute(f"SELECT {_COLUMNS} FROM items WHERE key = ?", (key,))
+                return _entry(row.fetchone())
+
+        return await self._run(start)
+
+    async def record_token(self, key: str, token: str) -> None:
+        """Record the resume token of ``key``'s submitted job."""
+        _refuse_userinfo(token)
+        await self._update(key, "state = 'submitted', token = ?", (token,))
+
+    async def record_checkpoint(
+        self, key: str, *, next_link: str, part: str, offset: int, pages: int, rows: int
+    ) -> None:
+        """Record that ``part`` holds ``offset`` good bytes and the pull continues at
+        ``next_link`` (call only once those bytes are fsynced)."""
+        _refuse_userinfo(next_link)
+        await self._update(
+            key,
+            "state = 'paging', next_link = ?, part = ?, byte_offset = ?, pages = ?, rows = ?",
+            (next_link, part, offset, pages, rows),
+        )
+
+    async def mark_done(self, key: str) -> None:
+        """Record that ``key`` is complete (its output, if any, is in place)."""
+        await self._update(
+            key,
+            "state = 'done', token = NULL, next_link = NULL, part = NULL, byte_offset = 0",
+            (),
+        )
+
+    async def reset(self, key: str) -> None:
+        """Forget ``key``'s token and checkpoint: the next run starts it afresh."""
+        await self._update(
+            key,
+            "state = 'started', token = NULL, next_link = NULL, part = NULL, byte_offset = 0, "
+            "pages = 0, rows = 0",
+            (),
+        )
+
+    async def forget(self, key: str) -> None:
+        """Delete ``key``'s entry (and the temporary file it kept, if any)."""
+        entry = await self.get(key)
+
+        def forget(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.execute("DELETE FROM items WHERE key = ?", (key,))
+
+        await self._run(forget)
+        if entry is not None and entry.part:
+            with contextlib.suppress(OSError):
+                Path(entry.part).unlink()
+
+    async def clear(self) -> None:
+        """Delete every entry and the temporary files they kept."""
+        for entry in await self.entries():
+            await self.forget(entry.key)
+
+    async def _update(self, key: str, assignments: str, values: tuple[object, ...]) -> None:
+        def update(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.execute(
+                    f"UPDATE items SET {assignments}, updated_at = ? WHERE key = ?",  # noqa: S608
+                    (*values, self._clock.time(), key),
+                )
+
+        await self._run(update)
+
+    # -- the connection ----------------------------------------------------------------------
+
+    async def _run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
+        def call() -> _T:
+            with self._lock:
+                try:
+                    return func(self._connection())
+                except sqlite3.Error as exc:
+                    raise TransportError(f"journal {str(self._path)!r} failed: {exc}") from exc
+
+        return await anyio.to_thread.run_sync(call)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TransportError(f"cannot create {str(self._path.parent)!r}: {exc}") from exc
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            with _transaction(conn):
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise ConfigurationError(
+                        f"journal {str(self._path)!r} has schema {version}, newer than this "
+                        f"library's {SCHEMA_VERSION}: upgrade brightmetrics-async"
+                    )
+                if version < SCHEMA_VERSION:
+                    conn.execute(_SCHEMA)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+class _transaction:  # noqa: N801 - used like a function: `with _transaction(conn):`
+    """Run a block in one transaction: commit on success, roll back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+
+def _entry(row: tuple[object, ...]) -> JournalEntry:
+    key, label, path, state, token, next_link, part, offset, pages, rows, updated_at = row
+    return JournalEntry(
+        key=str(key),
+        label=str(label),
+        path=None if path is None else str(path),
+        state=state,  # type: ignore[arg-type]
+        token=None if token is None else str(token),
+        next_link=None if next_link is None else str(next_link),
+        part=None if part is None else str(part),
+        offset=int(offset),  # type: ignore[call-overload]
+        pages=int(pages),  # type: ignore[call-overload]
+        rows=int(rows),  # type: ignore[call-overload]
+        updated_at=float(updated_at),  # type: ignore[arg-type]
+    )
+
+
+def _refuse_userinfo(text: str) -> None:
+    # Links come from the server; one carrying user:password@ must not land in a file.
+    if "@" not in text:
+        return
+    for word in text.replace('"', " ").split():
+        if "://" in word:
+            with contextlib.suppress(ValueError):
+                parts = urlsplit(word)
+                if parts.username is not None or parts.password is not None:
+                    raise ConfigurationError("refusing to journal a link with user information")
