@@ -221,3 +221,58 @@ def run(*, quick: bool) -> Section:
         "CPU/row: " + ", ".join(f"{VARIANTS[v]} {us_row[v]:.2f} us" for v in VARIANTS) + ".",
     ]
     return section
+
+
+async def exp_b_libcfg(params: dict[str, Any]) -> dict[str, Any]:
+    import aiohttp
+    import orjson
+
+    todo = deque(params["url"] + "/" + g for g in _guids(params))
+    counts = [0, 0]
+    started, cpu = time.perf_counter(), time.process_time()
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=120),
+        connector=aiohttp.TCPConnector(limit=64, limit_per_host=32),
+    ) as http:
+
+        async def worker() -> None:
+            while todo:
+                url: str | None = todo.popleft()
+                while url:
+                    async with http.get(url, headers=HEADERS) as resp:
+                        resp.raise_for_status()
+                        doc = orjson.loads(await resp.read())
+                    n = 0
+                    for _row in doc["value"]:
+                        n += 1
+                    counts[0] += n
+                    counts[1] += 1
+                    url = doc.get("@odata.nextLink")
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return _result(started, cpu, counts[0], counts[1])
+
+
+async def lib_pages(params: dict[str, Any]) -> dict[str, Any]:
+    """Client: ``Session.pages`` in 16 tasks, rows iterated per page."""
+    import brightmetrics_async as bm
+
+    todo = deque(_guids(params))
+    counts = [0, 0]
+    started, cpu = time.perf_counter(), time.process_time()
+    async with bm.Session(
+        bm.ApiKey(API_KEY), base_url=params["url"], budget=bm.MemoryBudget(limit=10**9)
+    ) as s:
+
+        async def worker() -> None:
+            while todo:
+                async with s.pages(todo.popleft()) as pages:
+                    async for page in pages:
+                        n = 0
+                        for _row in page.rows:
+                            n += 1
+                        counts[0] += n
+                        counts[1] += 1
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return _result(started, cpu, counts[0], counts[1])

@@ -43,6 +43,9 @@ from ._errors import TransportError as TransportError
 from ._errors import UnexpectedResponse as UnexpectedResponse
 from ._errors import UnknownTimezone as UnknownTimezone
 from ._errors import UnsafeLink as UnsafeLink
+from ._estimate import Estimate as Estimate
+from ._estimate import ItemCost as ItemCost
+from ._estimate import estimate_requests as estimate_requests
 from ._filters import F as F
 from ._filters import FilterExpr as FilterExpr
 from ._filters import between as between
@@ -86,12 +89,14 @@ __all__ = [
     "BudgetSnapshot",
     "Clock",
     "ConfigurationError",
+    "Estimate",
     "F",
     "FilterError",
     "FilterExpr",
     "FilterSchema",
     "Format",
     "InvalidToken",
+    "ItemCost",
     "Job",
     "JobError",
     "JobExpired",
@@ -124,6 +129,7 @@ __all__ = [
     "cost_table",
     "default_budget_path",
     "eq",
+    "estimate_requests",
     "ge",
     "gt",
     "hash_password",

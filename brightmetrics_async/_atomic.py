@@ -24,6 +24,16 @@ __all__ = ["AtomicFile", "part_files"]
 _SUFFIX = ".part"
 
 
+def _umask() -> int:
+    # mkstemp creates files 0600; a finished export should get the mode any new file would.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()
+
+
 def part_files(path: str | os.PathLike[str]) -> list[Path]:
     """The temporary files an :class:`AtomicFile` for ``path`` may have left (after a crash)."""
     target = Path(path)
@@ -94,6 +104,7 @@ class AtomicFile:
         )
         self._tmp = Path(name)
         self._fh = os.fdopen(fd, "wb")
+        os.chmod(self._tmp, _MODE)
         return self
 
     def write(self, data: bytes) -> None:

@@ -13,23 +13,38 @@ early cancels what is still running: temporary files are removed, no task outliv
 Progress is observable through ``on_event``: a :class:`PullEvent` when an item starts, after each
 page or chunk, after each job poll, and when it ends. Every request still spends the account's
 budget through the session, so a pull never overspends however wide it runs.
+
+With a :class:`~._journal.Journal` the pull survives a crash. Items are keyed by
+:func:`item_key`. An item written to a file and journaled ``done`` is skipped (its file is there).
+An async job's resume token is journaled right after submission; a later run resumes the job
+while the token is within its hour instead of submitting again (an expired or gone job is
+submitted afresh). A JSON pull to a file writes each page to its temporary file, fsyncs it, then
+journals the page checkpoint (next link, byte offset); a later run cuts the file back to that
+offset and continues from the next link, re-reading no page. The target file still appears only
+when complete. A journaled JSON pull that fails keeps its temporary file (the journal points to
+it) so the next run continues; ``Journal.clear()`` removes such files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import anyio
 import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import BrightmetricsError, ConfigurationError
+from ._atomic import AtomicFile, part_files
+from ._errors import ApiError, BrightmetricsError, ConfigurationError, InvalidToken, JobError
 from ._formats import Format, parse_format
+from ._journal import Journal, JournalEntry
 from ._models import Report
 
 if TYPE_CHECKING:
@@ -39,9 +54,21 @@ if TYPE_CHECKING:
     from ._jobs import Job
     from ._session import Session
 
-__all__ = ["Pull", "PullEvent", "PullItem", "PullResult"]
+__all__ = ["Pull", "PullEvent", "PullItem", "PullResult", "item_key"]
 
-EventKind = Literal["started", "page", "bytes", "submitted", "polled", "done", "failed"]
+EventKind = Literal[
+    "started", "page", "bytes", "submitted", "resumed", "polled", "done", "skipped", "failed"
+]
+log = logging.getLogger("brightmetrics_async")
+# A checkpoint the server no longer honours (an expired $skiptoken) is answered like this.
+_STALE_CHECKPOINT = (400, 404, 410)
+
+
+class _Counts(TypedDict):
+    pages: int
+    rows: int
+    bytes: int
+    polls: int
 
 
 @attrs.frozen
@@ -89,7 +116,10 @@ class PullEvent:
 
 @attrs.frozen
 class PullResult:
-    """The outcome of one item: ``value`` (rows, bytes or a path) or ``error``."""
+    """The outcome of one item: ``value`` (rows, bytes or a path) or ``error``.
+
+    ``skipped`` is True when a journal said the item was already done (its file is there).
+    """
 
     index: int
     item: PullItem
@@ -101,6 +131,7 @@ class PullResult:
     polls: int = 0
     elapsed: float = 0.0
     token: str | None = None
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -118,6 +149,7 @@ class Pull:
         *,
         concurrency: int,
         on_event: Callable[[PullEvent], None] | None,
+        journal: Journal | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
@@ -128,6 +160,8 @@ class Pull:
         self._tg: TaskGroup | None = None
         self._send: MemoryObjectSendStream[PullResult] | None = None
         self._receive: MemoryObjectReceiveStream[PullResult] | None = None
+        self._journal = journal
+        self._skipped: set[int] = set()
         self.jobs: dict[int, Job] = {}
 
     async def __aenter__(self) -> Pull:
@@ -176,7 +210,7 @@ class Pull:
         async with send, self._limiter:
             started = time.perf_counter()
             self._emit(PullEvent("started", index, item))
-            counters = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
+            counters: _Counts = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
             try:
                 value = await self._pull(index, item, counters)
             except (BrightmetricsError, OSError) as error:
@@ -187,48 +221,40 @@ class Pull:
                     index, item, error=error, token=token, elapsed=elapsed, **counters
                 )
             else:
-                self._emit(PullEvent("done", index, item, **counters))
+                skipped = index in self._skipped
+                self._emit(PullEvent("skipped" if skipped else "done", index, item, **counters))
                 elapsed = time.perf_counter() - started
-                result = PullResult(index, item, value=value, elapsed=elapsed, **counters)
+                result = PullResult(
+                    index, item, value=value, elapsed=elapsed, skipped=skipped, **counters
+                )
             await send.send(result)
 
     async def _pull(
-        self, index: int, item: PullItem, counters: dict[str, int]
+        self, index: int, item: PullItem, counters: _Counts
     ) -> list[dict[str, Any]] | bytes | Path:
         s = self._session
         kw: dict[str, Any] = {"filter": item.filter, "timezone": item.timezone}
+        key, entry = await self._journal_start(item)
+        if key is not None and entry is not None and entry.state == "done":
+            assert item.path is not None
+            counters["bytes"] = item.path.stat().st_size
+            self._skipped.add(index)
+            return item.path
 
         def progress(nbytes: int) -> None:
             counters["bytes"] = nbytes
             self._emit(PullEvent("bytes", index, item, **counters))
 
         if item.use_async:
-            job = await s.submit(item.report, format=item.format, **kw)
-            self.jobs[index] = job
-
-            def polled(j: Job) -> None:
-                counters["polls"] = j.polls
-                self._emit(
-                    PullEvent("polled", index, item, next_poll_at=j.next_poll_at, **counters)
-                )
-
-            job.on_change(polled)
-            self._emit(PullEvent("submitted", index, item, next_poll_at=job.next_poll_at))
-            if item.path is not None:
-                path = await job.export(item.path)
-                counters["bytes"] = path.stat().st_size
-                return path
-            value = await job.result()
-            if isinstance(value, list):
-                counters["rows"] = len(value)
-            else:
-                counters["bytes"] = len(value)
-            return value  # type: ignore[no-any-return]
-        if item.path is not None:
-            return await s.export(
+            value = await self._pull_job(index, item, counters, key, entry)
+        elif item.path is not None and item.format is Format.JSON and key is not None:
+            assert entry is not None
+            value = await self._json_to_file(index, item, counters, key, entry)
+        elif item.path is not None:
+            value = await s.export(
                 item.report, item.path, format=item.format, progress=progress, **kw
             )
-        if item.format is Format.JSON:
+        elif item.format is Format.JSON:
             rows: list[dict[str, Any]] = []
             async with s.pages(item.report, **kw) as pages:
                 async for page in pages:
@@ -237,6 +263,178 @@ class Pull:
                     counters["rows"] = len(rows)
                     self._emit(PullEvent("page", index, item, **counters))
             return rows
-        body = await s.download(item.report, format=item.format, **kw)
-        counters["bytes"] = len(body)
-        return body
+        else:
+            body = await s.download(item.report, format=item.format, **kw)
+            counters["bytes"] = len(body)
+            return body
+        if key is not None and self._journal is not None:
+            if item.path is not None:
+                await self._journal.mark_done(key)
+            else:
+                await self._journal.forget(key)
+        return value
+
+    async def _journal_start(self, item: PullItem) -> tuple[str | None, JournalEntry | None]:
+        """Journal the item (files and async jobs only); clean what a crash left behind."""
+        journal = self._journal
+        if journal is None or (item.path is None and not item.use_async):
+            return None, None
+        key = item_key(item)
+        path = str(item.path) if item.path is not None else None
+        entry = await journal.start(key, label=item.name, path=path)
+        if entry.state == "done" and (item.path is None or not item.path.exists()):
+            await journal.reset(key)  # the output went away: do it again
+            entry = await journal.start(key, label=item.name, path=path)
+        if item.path is not None and entry.state != "done":
+            # Temporary files of a killed run, except the one the checkpoint points to.
+            for stale in part_files(item.path):
+                if str(stale) != entry.part:
+                    stale.unlink(missing_ok=True)
+        return key, entry
+
+    async def _record(self, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except ConfigurationError as exc:  # a link the journal refuses to store
+            log.debug("not journaled: %s", exc.message)
+
+    async def _pull_job(
+        self,
+        index: int,
+        item: PullItem,
+        counters: _Counts,
+        key: str | None,
+        entry: JournalEntry | None,
+    ) -> list[dict[str, Any]] | bytes | Path:
+        journal = self._journal
+        resumed = False
+        job: Job | None = None
+        if journal is not None and key is not None and entry is not None and entry.token:
+            try:
+                job = await self._session.resume(entry.token)
+                resumed = True
+            except InvalidToken:  # past its hour (or unreadable): submit again
+                await journal.reset(key)
+        while True:
+            if job is None:
+                job = await self._submit(item, key)
+            try:
+                return await self._wait(index, item, counters, job, resumed=resumed)
+            except JobError:
+                if journal is not None and key is not None:
+                    await journal.reset(key)
+                if not resumed:
+                    raise
+                # The resumed job is gone or past its life on the server: submit it once more.
+                job, resumed = None, False
+
+    async def _submit(self, item: PullItem, key: str | None) -> Job:
+        job = await self._session.submit(
+            item.report, format=item.format, filter=item.filter, timezone=item.timezone
+        )
+        token = job._safe_token()
+        if self._journal is not None and key is not None and token is not None:
+            await self._record(self._journal.record_token(key, token))
+        return job
+
+    async def _wait(
+        self, index: int, item: PullItem, counters: _Counts, job: Job, *, resumed: bool
+    ) -> list[dict[str, Any]] | bytes | Path:
+        self.jobs[index] = job
+
+        def polled(j: Job) -> None:
+            counters["polls"] = j.polls
+            self._emit(PullEvent("polled", index, item, next_poll_at=j.next_poll_at, **counters))
+
+        job.on_change(polled)
+        kind: EventKind = "resumed" if resumed else "submitted"
+        self._emit(
+            PullEvent(kind, index, item, next_poll_at=job.next_poll_at, token=job._safe_token())
+        )
+        if item.path is not None:
+            path = await job.export(item.path)
+            counters["bytes"] = path.stat().st_size
+            return path
+        value = await job.result()
+        if isinstance(value, list):
+            counters["rows"] = len(value)
+        else:
+            counters["bytes"] = len(value)
+        return value  # type: ignore[no-any-return]
+
+    async def _json_to_file(
+        self,
+        index: int,
+        item: PullItem,
+        counters: _Counts,
+        key: str,
+        entry: JournalEntry,
+    ) -> Path:
+        """A JSON pull written page by page, each page checkpointed once it is on disk."""
+        assert self._journal is not None
+        assert item.path is not None
+        journal, s = self._journal, self._session
+        kw: dict[str, Any] = {"filter": item.filter, "timezone": item.timezone}
+        resuming = entry.state == "paging" and bool(entry.next_link) and bool(entry.part)
+        with AtomicFile(
+            item.path,
+            part=entry.part if resuming else None,
+            offset=entry.offset,
+            keep_on_error=resuming,
+        ) as out:
+            start, rows = (entry.next_link, entry.rows) if out.resumed else (None, 0)
+            if not out.resumed:
+                out.write(b"[")
+            while True:
+                try:
+                    async with s.pages(item.report, start=start, **kw) as pages:
+                        async for page in pages:
+                            for row in page.rows:
+                                out.write((b",\n" if rows else b"") + json.dumps(row).encode())
+                                rows += 1
+                            counters["pages"] += 1
+                            counters["rows"] = rows
+                            if pages.checkpoint is not None:
+                                size = await anyio.to_thread.run_sync(out.flush)
+                                await self._record(
+                                    journal.record_checkpoint(
+                                        key,
+                                        next_link=pages.checkpoint,
+                                        part=str(out.part),
+                                        offset=size,
+                                        pages=counters["pages"],
+                                        rows=rows,
+                                    )
+                                )
+                                out.keep_on_error = True  # the journal now points to it
+                            self._emit(PullEvent("page", index, item, **counters))
+                except ApiError as error:
+                    stale = start is not None and counters["pages"] == 0
+                    if not (stale and error.status in _STALE_CHECKPOINT):
+                        raise
+                    # The server no longer knows the checkpoint: start this item over.
+                    log.debug(
+                        "%s: checkpoint refused (HTTP %d); restarting", item.name, error.status
+                    )
+                    await journal.reset(key)
+                    out.restart()
+                    out.write(b"[")
+                    start, rows = None, 0
+                    continue
+                break
+            out.write(b"]\n")
+            return out.commit()
+
+
+def item_key(item: PullItem) -> str:
+    """A stable key for ``item``: a hash of what it asks for and where it writes.
+
+    Equal items (same report reference, format, filter text, time zone, output path and
+    async-ness) get the same key in every process, so a journal recognises them on restart.
+    """
+    report = item.report.url if isinstance(item.report, Report) else item.report
+    filt = item.filter if item.filter is None or isinstance(item.filter, str) else str(item.filter)
+    zone = None if item.timezone is None else str(item.timezone)
+    path = None if item.path is None else str(item.path.resolve())
+    document = json.dumps([1, report, item.format.value, filt, zone, path, item.use_async])
+    return hashlib.sha256(document.encode()).hexdigest()[:32]

@@ -143,6 +143,35 @@ def _map_exception(exc: BaseException, *, before_send: bool) -> BaseException:
     return exc
 
 
+def _checked_url(url: str, base_url: str, *, what: str) -> URL:
+    """The URL to send, after the origin policy; raises :class:`UnsafeLink` before any spend.
+
+    Server-sent links are refused when on another origin, when they carry user information
+    (aiohttp would turn it into a second credential, or fail), or when malformed (blanks or
+    control characters, a bad port): no budget token is spent on a request that cannot go.
+    """
+    require_same_origin(url, base_url, what=what)
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise UnsafeLink(f"{what}: the URL contains blanks or control characters; not followed")
+    try:
+        target = URL(url, encoded=True)
+        port = target.port
+    except (ValueError, TypeError) as exc:
+        raise UnsafeLink(f"{what}: the URL is malformed; not followed") from exc
+    if port is None:
+        raise UnsafeLink(f"{what}: the URL has no usable port; not followed")
+    if target.user is not None or target.password is not None:
+        raise UnsafeLink(f"{what}: the URL carries user information; not followed")
+    return target
+
+
+def _redirect_target(current: URL, location: str, *, what: str) -> str:
+    try:
+        return str(current.join(URL(location, encoded=True)))
+    except (ValueError, TypeError) as exc:
+        raise UnsafeLink(f"{what}: the redirect Location is malformed; not followed") from exc
+
+
 class HttpClient:
     """Sends every request of one Session: budget, credentials, origin policy, retries."""
 
@@ -260,16 +289,14 @@ class HttpClient:
         interactive: bool,
     ) -> T:
         for _hop in range(_MAX_REDIRECTS + 1):
-            require_same_origin(url, self.base_url, what=what)
+            target = _checked_url(url, self.base_url, what=what)
             await self.budget.acquire(
                 self.account, max_wait=self._max_wait, interactive=interactive
             )
             send = {**(headers or {}), "Authorization": self._auth.header()}
             log.debug("GET %s (%s)", url, what)
             try:
-                raw = await self._http().get(
-                    URL(url, encoded=True), headers=send, allow_redirects=False
-                )
+                raw = await self._http().get(target, headers=send, allow_redirects=False)
             except BaseException as exc:
                 raise _map_exception(exc, before_send=False) from exc
             finally:
@@ -279,7 +306,7 @@ class HttpClient:
                 if raw.status in ok:
                     return await consume(Response(raw))
                 if 300 <= raw.status < 400 and "Location" in raw.headers:
-                    url = str(raw.url.join(URL(raw.headers["Location"], encoded=True)))
+                    url = _redirect_target(raw.url, raw.headers["Location"], what=what)
                     continue
                 await self._raise_for(raw, what)
             finally:

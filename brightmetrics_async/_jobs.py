@@ -18,6 +18,7 @@ half-written, and the server job is not (cannot be) cancelled.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -187,7 +188,13 @@ class Job:
         """
         body = await self._run(lambda resp: resp.read(), self._read_spool)
         if self.format is Format.JSON:
-            doc = decode_json(body, what="export result")
+            try:
+                doc = decode_json(body, what="export result")
+            except UnexpectedResponse as exc:
+                # The status URL serves the result for its whole hour: the token lets a
+                # caller fetch it again.
+                exc.token = self._safe_token()
+                raise
             rows = doc.get("value") if isinstance(doc, dict) else doc
             if not isinstance(rows, list):
                 raise UnexpectedResponse(
@@ -197,9 +204,17 @@ class Job:
         return body
 
     async def export(self, path: str | os.PathLike[str]) -> Path:
-        """Wait for the job and stream its result to ``path`` atomically (complete or absent)."""
+        """Wait for the job and stream its result to ``path`` atomically (complete or absent).
+
+        A JSON result is written as one array of rows, like ``Session.export``.
+        """
         from ._session import stream_to
 
+        if self.format is Format.JSON:
+            rows = await self.result()
+            with AtomicFile(path) as out:
+                out.write(json.dumps(rows, ensure_ascii=False).encode())
+                return out.commit()
         with AtomicFile(path) as out:
 
             async def from_spool() -> None:

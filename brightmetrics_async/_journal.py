@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
 import anyio.to_thread
 import attrs
 
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS items (
 )
 """
 _COLUMNS = "key, label, path, state, token, next_link, part, byte_offset, pages, rows, updated_at"
+_SELECT = f"SELECT {_COLUMNS} FROM items"  # noqa: S608 - constant text, values are bound
 
 
 def default_journal_path() -> Path:
@@ -155,7 +157,7 @@ class Journal:
         """The entry of ``key``, or None."""
 
         def get(conn: sqlite3.Connection) -> JournalEntry | None:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM items WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
             return None if row is None else _entry(row)
 
         return await self._run(get)
@@ -164,7 +166,7 @@ class Journal:
         """Every entry, oldest update first."""
 
         def read(conn: sqlite3.Connection) -> list[JournalEntry]:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM items ORDER BY updated_at, key")
+            rows = conn.execute(_SELECT + " ORDER BY updated_at, key")
             return [_entry(row) for row in rows]
 
         return await self._run(read)
@@ -181,7 +183,7 @@ class Journal:
                     "VALUES (?, ?, ?, 'started', ?)",
                     (key, label, path, self._clock.time()),
                 )
-                row = conn.execute(f"SELECT {_COLUMNS} FROM items WHERE key = ?", (key,))
+                row = conn.execute(_SELECT + " WHERE key = ?", (key,))
                 return _entry(row.fetchone())
 
         return await self._run(start)
@@ -230,8 +232,9 @@ class Journal:
 
         await self._run(forget)
         if entry is not None and entry.part:
+            part = anyio.Path(entry.part)
             with contextlib.suppress(OSError):
-                Path(entry.part).unlink()
+                await part.unlink()
 
     async def clear(self) -> None:
         """Delete every entry and the temporary files they kept."""

@@ -28,6 +28,7 @@ from ._filters import FilterExpr, prepare_filter
 from ._formats import Format, parse_format
 from ._http import HttpClient, Response, Timeouts
 from ._jobs import Job, resume_job, submit_job
+from ._journal import Journal
 from ._metadata import parse_filter_metadata, parse_root_metadata
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._pager import PageIterator, RowIterator, row_typer
@@ -122,7 +123,8 @@ class Session:
         self._reports: list[Report] | None = None
         self._schemas: dict[str, FilterSchema] = {}
         self._columns: dict[str, dict[str, str]] | None = None
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock()  # the service document
+        self._meta_lock = anyio.Lock()  # filter schemas and the root $metadata
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r}, account={self.account!r})"
@@ -194,11 +196,12 @@ class Session:
     async def filters(self, report: ReportRef) -> FilterSchema:
         """The report's filter properties (OData name -> Edm type), fetched once per session."""
         rep = await self.report(report)
-        schema = self._schemas.get(rep.url)
-        if schema is None:
-            url = f"{self.base_url}/{rep.url}/$metadata"
-            body = await self._http.fetch(url, _read, what="filter metadata")
-            schema = self._schemas[rep.url] = parse_filter_metadata(body)
+        async with self._meta_lock:  # concurrent pulls of one report fetch it once
+            schema = self._schemas.get(rep.url)
+            if schema is None:
+                url = f"{self.base_url}/{rep.url}/$metadata"
+                body = await self._http.fetch(url, _read, what="filter metadata")
+                schema = self._schemas[rep.url] = parse_filter_metadata(body)
         return schema
 
     async def columns(self, report: ReportRef) -> Mapping[str, str]:
@@ -206,10 +209,11 @@ class Session:
         rep = await self.report(report)
         if not rep.name:
             rep = resolve_report(rep.url, await self.reports())
-        if self._columns is None:
-            url = f"{self.base_url}/$metadata"
-            body = await self._http.fetch(url, _read, what="service metadata")
-            self._columns = parse_root_metadata(body)
+        async with self._meta_lock:
+            if self._columns is None:
+                url = f"{self.base_url}/$metadata"
+                body = await self._http.fetch(url, _read, what="service metadata")
+                self._columns = parse_root_metadata(body)
         try:
             return self._columns[rep.name]
         except KeyError:
@@ -409,14 +413,18 @@ class Session:
         *,
         concurrency: int = 8,
         on_event: Callable[[PullEvent], None] | None = None,
+        journal: Journal | None = None,
     ) -> Pull:
         """Pull many reports at once; ``async with s.pull_many(items) as pull``, then iterate.
 
         Results come as they complete; a failed item is that item's ``PullResult.error`` and
         does not cancel its siblings. ``on_event`` receives :class:`PullEvent` progress.
+        With a :class:`Journal` the pull resumes after a crash: items already written are
+        skipped, submitted jobs are resumed instead of submitted again, and JSON pulls to a
+        file continue from their last page checkpoint.
         """
         normal = [i if isinstance(i, PullItem) else PullItem(i) for i in items]
-        return Pull(self, normal, concurrency=concurrency, on_event=on_event)
+        return Pull(self, normal, concurrency=concurrency, on_event=on_event, journal=journal)
 
     async def resume(self, token: str) -> Job:
         """Rebuild a :class:`Job` from its token (e.g. in another process); no request is sent.

@@ -24,7 +24,13 @@ from pathlib import Path
 import anyio
 import attrs
 
-from brightmetrics_async.testing import DEMO_API_KEY, Emulator, EmulatorConfig, EmulatorServer, serve
+from brightmetrics_async.testing import (
+    DEMO_API_KEY,
+    Emulator,
+    EmulatorConfig,
+    EmulatorServer,
+    serve,
+)
 
 SCRIPT = Path(sys.executable).parent / "brightmetrics"
 

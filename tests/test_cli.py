@@ -49,7 +49,8 @@ async def test_help_documents_every_command_and_the_exit_codes() -> None:
     done = await anyio.run_process(
         [sys.executable, "-m", "brightmetrics_async", "export", "--help"], env=cli_env()
     )
-    assert b"--format" in done.stdout and b"BRIGHTMETRICS_API_KEY" in done.stdout
+    assert b"--format" in done.stdout
+    assert b"BRIGHTMETRICS_API_KEY" in done.stdout
 
 
 async def test_reports_as_a_table_and_as_json() -> None:
@@ -79,7 +80,9 @@ async def test_filters_show_types_operators_and_the_agent_proxy_rule() -> None:
     assert ops["Call_Date_Time"] == ("Edm.DateTimeOffset", ["gt", "ge", "lt", "le", "ne"])
     assert ops["Time_Talk_Total"][1] == ["gt", "ge", "lt", "le", "ne"]
     assert any("Agent_Name_by_Skill" in n and "at most one" in n for n in data["notes"])
-    assert table.code == 0 and "Agent_Name_by_Skill" in table.out and "gt ge lt le ne" in table.out
+    assert table.code == 0
+    assert "Agent_Name_by_Skill" in table.out
+    assert "gt ge lt le ne" in table.out
     assert len(metadata) == 2  # one per process: the schema is fetched once per session
 
 
@@ -90,8 +93,15 @@ async def test_export_every_format_writes_complete_files(tmp_path: Path) -> None
 
     async with emulator() as server:
         runs = {
-            name: await run_cli("export", "Service Summary", "-o", str(tmp_path / name), "--json",
-                                *extra, *creds(server))
+            name: await run_cli(
+                "export",
+                "Service Summary",
+                "-o",
+                str(tmp_path / name),
+                "--json",
+                *extra,
+                *creds(server),
+            )
             for name, extra in [
                 ("s.csv", []),
                 ("s.xlsx", []),
@@ -101,8 +111,9 @@ async def test_export_every_format_writes_complete_files(tmp_path: Path) -> None
                 ("d.parquet", []),
             ]
         }
-        detail = await run_cli("export", AGENT_DETAIL, "-o", str(tmp_path / "d.parquet"), "--json",
-                               *creds(server))
+        detail = await run_cli(
+            "export", AGENT_DETAIL, "-o", str(tmp_path / "d.parquet"), "--json", *creds(server)
+        )
     for name, run in runs.items():
         assert run.code == 0, (name, run.err)
         assert json.loads(run.out)["ok"] is True
@@ -122,18 +133,27 @@ async def test_export_every_format_writes_complete_files(tmp_path: Path) -> None
     typed = pq.read_table(tmp_path / "d.parquet")
     assert str(typed.schema.field("Call_Date_Time").type) == "timestamp[us, tz=UTC]"
     assert typed.num_rows == json.loads(detail.out)["rows"] > 0
-    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+    assert not list(tmp_path.glob("*.part"))
+    assert not list(tmp_path.glob(".*.part"))
 
 
 async def test_async_export_polls_and_reports_its_cost(tmp_path: Path) -> None:
     config = EmulatorConfig(job_seconds=0.5, job_retry_after=1.0)
     async with emulator(config) as server:
-        run = await run_cli("export", SERVICE_SUMMARY, "-o", str(tmp_path / "s.csv"), "--async",
-                            "--json", *creds(server))
+        run = await run_cli(
+            "export",
+            SERVICE_SUMMARY,
+            "-o",
+            str(tmp_path / "s.csv"),
+            "--async",
+            "--json",
+            *creds(server),
+        )
         prefer = [r.header("Prefer") for r in server.emulator.requests]
     assert run.code == 0, run.err
     data = json.loads(run.out)
-    assert data["async"] is True and data["polls"] >= 1
+    assert data["async"] is True
+    assert data["polls"] >= 1
     assert data["requests"] == 1 + data["polls"] == len(prefer)
     assert prefer[0] == "respond-async"
     assert (tmp_path / "s.csv").read_text().startswith("Queue_Name")
@@ -142,53 +162,87 @@ async def test_async_export_polls_and_reports_its_cost(tmp_path: Path) -> None:
 async def test_exit_codes_and_no_secret_in_any_output(tmp_path: Path) -> None:
     async with emulator() as server:
         wrong = await run_cli("reports", "--url", server.url, "--api-key", "feedfacecafe1234")
-        basic = await run_cli("reports", "--url", server.url, "--user", DEMO_USER,
-                              "--password-hash", bm.hash_password(SECOND_PASSWORD))
-        unknown = await run_cli("export", "No Such Report", "-o", str(tmp_path / "x.csv"),
-                                *creds(server))
-        bad = await run_cli("export", "Agent Detail", "-o", str(tmp_path / "y.csv"),
-                            "--filter", "Media_Type gt 3", *creds(server))
-        proxy = await run_cli("export", AGENT_DETAIL, "-o", str(tmp_path / "z.csv"), "--filter",
-                              "Agent_Name eq 'A' and Agent_Name_by_Skill eq 'B'", *creds(server))
+        basic = await run_cli(
+            "reports",
+            "--url",
+            server.url,
+            "--user",
+            DEMO_USER,
+            "--password-hash",
+            bm.hash_password(SECOND_PASSWORD),
+        )
+        unknown = await run_cli(
+            "export", "No Such Report", "-o", str(tmp_path / "x.csv"), *creds(server)
+        )
+        bad = await run_cli(
+            "export",
+            "Agent Detail",
+            "-o",
+            str(tmp_path / "y.csv"),
+            "--filter",
+            "Media_Type gt 3",
+            *creds(server),
+        )
+        proxy = await run_cli(
+            "export",
+            AGENT_DETAIL,
+            "-o",
+            str(tmp_path / "z.csv"),
+            "--filter",
+            "Agent_Name eq 'A' and Agent_Name_by_Skill eq 'B'",
+            *creds(server),
+        )
         nobody = await run_cli("reports", "--url", server.url)
         data = _data_requests(server, AGENT_DETAIL)
-    assert wrong.code == 3 and "auth error" in wrong.err
+    assert wrong.code == 3
+    assert "auth error" in wrong.err
     assert "feedfacecafe1234" not in wrong.both
     assert basic.code == 3
     assert bm.hash_password(SECOND_PASSWORD) not in basic.both
-    assert unknown.code == 4 and "No Such Report" in unknown.err
-    assert bad.code == 5 and "Media_Type" in bad.err
-    assert proxy.code == 5 and "Agent Name" in proxy.err
+    assert unknown.code == 4
+    assert "No Such Report" in unknown.err
+    assert bad.code == 5
+    assert "Media_Type" in bad.err
+    assert proxy.code == 5
+    assert "Agent Name" in proxy.err
     assert data == [], "a bad filter is refused before any data request"
-    assert nobody.code == 2 and "no credentials" in nobody.err
+    assert nobody.code == 2
+    assert "no credentials" in nobody.err
     assert "Traceback" not in wrong.both + unknown.both + bad.both
     assert not list(tmp_path.iterdir())
-    verbose = await run_cli("reports", "--url", "http://127.0.0.1:9/OData.ashx", "--api-key",
-                            DEMO_API_KEY, "--verbose")
-    assert verbose.code == 8 and "Traceback" in verbose.err
+    verbose = await run_cli(
+        "reports", "--url", "http://127.0.0.1:9/OData.ashx", "--api-key", DEMO_API_KEY, "--verbose"
+    )
+    assert verbose.code == 8
+    assert "Traceback" in verbose.err
     assert DEMO_API_KEY not in verbose.err
 
 
 async def test_config_file_and_environment_credentials(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     async with emulator() as server:
-        config.write_text(f'url = "{server.url}"\nuser = "{DEMO_USER}"\n'
-                          f'password_hash = "{DEMO_PASSWORD_HASH}"\n')
+        config.write_text(
+            f'url = "{server.url}"\nuser = "{DEMO_USER}"\npassword_hash = "{DEMO_PASSWORD_HASH}"\n'
+        )
         from_file = await run_cli("reports", "--json", "--config", str(config))
         env = cli_env(BRIGHTMETRICS_URL=server.url, BRIGHTMETRICS_API_KEY=DEMO_API_KEY)
         from_env = await run_cli("reports", "--json", env=env)
         default_dir = Path(cli_env()["XDG_CONFIG_HOME"]) / "brightmetrics-async"
         default_dir.mkdir(parents=True)
-        (default_dir / "config.toml").write_text(f'url = "{server.url}"\napi_key = "{DEMO_API_KEY}"\n')
+        (default_dir / "config.toml").write_text(
+            f'url = "{server.url}"\napi_key = "{DEMO_API_KEY}"\n'
+        )
         from_default = await run_cli("reports", "--json")
         auths = [r.header("Authorization") for r in server.emulator.requests]
     assert from_file.code == from_env.code == from_default.code == 0, from_file.err
     assert json.loads(from_file.out) == json.loads(from_env.out) == json.loads(from_default.out)
-    assert auths[0] is not None and auths[0].startswith("Basic ")
+    assert auths[0] is not None
+    assert auths[0].startswith("Basic ")
     assert auths[1:] == [f"Bearer {DEMO_API_KEY}"] * 2
     config.write_text('api_key = "x"\npassword = "not allowed in files"\n')
     bad = await run_cli("reports", "--config", str(config))
-    assert bad.code == 2 and "unknown keys password" in bad.err
+    assert bad.code == 2
+    assert "unknown keys password" in bad.err
     assert "not allowed in files" not in bad.both
 
 
@@ -205,9 +259,13 @@ async def test_budget_shows_spending_and_resets(tmp_path: Path) -> None:
     data = json.loads(shown.out)
     assert data["spent"] == seen == 2
     assert data["remaining"] == 148
-    assert len(data["spent_per_hour"]) == 24 and data["spent_per_hour"][-1] == 2
-    assert "148 of 150" in text.out and "Per hour" in text.out and "█" in text.out
-    assert reset.code == 0 and json.loads(reset.out)["remaining"] == 150
+    assert len(data["spent_per_hour"]) == 24
+    assert data["spent_per_hour"][-1] == 2
+    assert "148 of 150" in text.out
+    assert "Per hour" in text.out
+    assert "█" in text.out
+    assert reset.code == 0
+    assert json.loads(reset.out)["remaining"] == 150
     assert json.loads(after.out)["spent"] == 0
     assert seen == 2, "budget commands send no request"
 
@@ -229,11 +287,14 @@ async def test_emulator_command_serves_until_interrupted() -> None:
                     break
         info = json.loads(buf.splitlines()[0])
         assert info["api_key"] == DEMO_API_KEY
-        listed = await run_cli("reports", "--json", "--url", info["url"], "--api-key", info["api_key"])
+        listed = await run_cli(
+            "reports", "--json", "--url", info["url"], "--api-key", info["api_key"]
+        )
         proc.send_signal(signal.SIGINT)
         with anyio.fail_after(20):
             code = await proc.wait()
-    assert listed.code == 0 and len(json.loads(listed.out)) == 6
+    assert listed.code == 0
+    assert len(json.loads(listed.out)) == 6
     assert code == 0
 
 
@@ -248,7 +309,8 @@ async def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     data = json.loads(run.out)
     assert data["written"] == len(data["files"]) == 36
     assert data["requests"] == data["requests_seen_by_emulator"] <= data["estimated"] <= 150
-    assert data["polls_per_job"] and all(p >= 1 for p in data["polls_per_job"].values())
+    assert data["polls_per_job"]
+    assert all(p >= 1 for p in data["polls_per_job"].values())
     formats = {f["format"] for f in data["files"]}
     assert formats == {"json", "csv", "csv;formatted", "pdf;landscape", "xlsx", "parquet"}
     for f in data["files"]:
