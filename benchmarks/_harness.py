@@ -32,7 +32,10 @@ __all__ = [
     "machine",
     "median",
     "peak_rss_mb",
+    "collect",
     "run_client",
+    "start_process",
+    "table",
 ]
 
 
@@ -88,38 +91,44 @@ def run_client(target: str, params: dict[str, Any], *, timeout: float = 600.0) -
 
     Raises RuntimeError (with the worker's stderr) when the worker fails.
     """
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks._worker", target, json.dumps(params)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env=_env(),
-        check=False,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"worker {target} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    return collect(start_process(["benchmarks._worker", target], params), timeout=timeout)
 
 
-def start_process(module: str, params: dict[str, Any]) -> subprocess.Popen[str]:
-    """Start ``python -m <module> <json>`` (a worker that runs alongside others)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", module, json.dumps(params)],
+def start_process(args: Sequence[str], params: dict[str, Any]) -> subprocess.Popen[str]:
+    """Start ``python -m <args>`` with ``params`` as JSON on its stdin; do not wait."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
         env=_env(),
     )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(params))
+    proc.stdin.close()
+    proc.stdin = None  # so communicate() does not touch the closed pipe
+    return proc
+
+
+def collect(proc: subprocess.Popen[str], *, timeout: float = 600.0) -> dict[str, Any]:
+    """Wait for a worker started with :func:`start_process`; return its result dict.
+
+    Raises RuntimeError (with the worker's stderr) when it fails.
+    """
+    out, err = proc.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"worker {proc.args} failed ({proc.returncode}):\n{err[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 @contextlib.contextmanager
 def bench_server(config: dict[str, Any] | None = None) -> Iterator[str]:
     """Start the benchmark server (``benchmarks._server``) in its own process; yield its URL."""
-    proc = start_process("benchmarks._server", config or {})
+    proc = start_process(["benchmarks._server"], config or {})
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -1,6 +1,6 @@
 """The benchmark server: the emulator's wire format, pre-rendered, in its own process.
 
-Run as ``python -m benchmarks._server '<json config>'``; it prints one JSON line
+Run as ``python -m benchmarks._server`` with a JSON config on stdin; it prints one JSON line
 ``{"url": <service root>}`` once listening, then serves until killed. Keeping the server in
 another process means the client process measured by a benchmark does nothing but be the
 client; pre-rendering keeps the server cheap, so it is not the bottleneck on a 2-core machine.
@@ -13,11 +13,13 @@ number ``n``, so one server serves every size without state:
   ``NextStart``, ``End``). Row arrays are rendered once at start-up (a few variants).
 * ``GET <root>/<guid>`` with ``Accept: text/csv``: ``n`` bytes of CSV, streamed chunked from one
   pre-rendered 64 KiB block, so a 1 GB body costs the server no memory.
-* ``GET <root>/<guid>`` with ``Prefer: respond-async``: a 202 job that is done ``n`` ms of
-  *virtual* time later; ``GET <root>/status/<id>`` answers 202 (``Retry-After``) until then,
+* ``GET <root>/<guid>`` with ``Prefer: respond-async``: a 202 job that is done ``n % 2**32`` ms
+  of *virtual* time later; ``GET <root>/status/<id>`` answers 202 with ``Retry-After: n >> 32``
+  seconds (the server's default when 0) until then,
   then 200 with a small JSON result. Virtual time is ``vstart + (time.time() - rstart) * scale``
   (the client uses the same formula). Every poll's real arrival time is kept, per job, and
   served at ``GET /bench/jobs`` for the lateness figures.
+* ``delay`` in the config adds that many seconds to every report request (a WAN round trip).
 * ``GET /bench/ping``: an empty 200 (the cost of one loopback request); ``GET /bench/stats``.
 
 Requests without an ``Authorization`` header get the emulator's 401 body.
@@ -58,8 +60,14 @@ def n_of(guid_text: str) -> int:
 def detail_rows(count: int, seed: int) -> list[dict[str, Any]]:
     """Rows shaped like the emulator's Agent Detail report (8 columns, about 190 bytes)."""
     rng = random.Random(seed)
-    agents = [("Wei Patel", "3005"), ("Sam Chen", "3002"), ("Jordan Berg", "3003"),
-              ("Pat O'Brien", "3011"), ("Liam Okafor", "3007"), ("Agent Spare 1", "3012")]  # fmt: skip
+    agents = [
+        ("Wei Patel", "3005"),
+        ("Sam Chen", "3002"),
+        ("Jordan Berg", "3003"),
+        ("Pat O'Brien", "3011"),
+        ("Liam Okafor", "3007"),
+        ("Agent Spare 1", "3012"),
+    ]
     queues = ["", "Helpdesk Tier 1", "Billing", "Soporte Español", "Sales"]
     start = _EPOCH + timedelta(days=rng.randrange(100))
     rows = []
@@ -104,7 +112,8 @@ class VirtualTime:
 
 class BenchServer:
     """The handlers; ``config`` keys: ``rows`` (per page), ``retry_after``, ``vstart``,
-    ``rstart``, ``scale`` (virtual clock), ``job_ttl``."""
+    ``rstart``, ``scale`` (virtual clock), ``job_ttl``, ``delay`` (seconds added to every
+    report request)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.rows = int(config.get("rows", 1000))
@@ -116,6 +125,7 @@ class BenchServer:
             scale=float(config.get("scale", 1.0)),
         )
         self.job_ttl = float(config.get("job_ttl", 3600.0))
+        self.delay = float(config.get("delay", 0.0))
         self.blobs = [
             json.dumps(detail_rows(self.rows, seed), ensure_ascii=False).encode()
             for seed in range(4)
@@ -151,6 +161,8 @@ class BenchServer:
     async def report(self, request: web.Request) -> web.StreamResponse:
         g = request.match_info["guid"]
         n = n_of(g)
+        if self.delay:  # a WAN-like round trip plus the vendor's own time
+            await asyncio.sleep(self.delay)
         if "respond-async" in request.headers.get("Prefer", ""):
             return self._submit(request, g, n)
         if request.headers.get("Accept", "").startswith("text/csv"):
@@ -181,7 +193,7 @@ class BenchServer:
         await response.write_eof()
         return response
 
-    def _accepted(self, request: web.Request, job_id: str) -> web.Response:
+    def _accepted(self, request: web.Request, job_id: str, retry_after: float) -> web.Response:
         url = f"{self._root(request)}/status/{job_id}"
         return web.Response(
             status=202,
@@ -190,20 +202,21 @@ class BenchServer:
                 **ODATA,
                 "Content-Type": JSON_TYPE,
                 "Location": url,
-                "Retry-After": f"{self.retry_after:g}",
+                "Retry-After": f"{retry_after:g}",
             },
         )
 
-    def _submit(self, request: web.Request, g: str, duration_ms: int) -> web.Response:
+    def _submit(self, request: web.Request, g: str, n: int) -> web.Response:
         job_id = f"{next(self._ids):08d}"
         now = self.vt.now()
         self.jobs[job_id] = {
             "guid": g,
             "submitted_v": now,
-            "ready_v": now + duration_ms / 1000.0,
+            "ready_v": now + (n & 0xFFFFFFFF) / 1000.0,
+            "retry_after": float(n >> 32) or self.retry_after,
             "polls": [],
         }
-        return self._accepted(request, job_id)
+        return self._accepted(request, job_id, self.jobs[job_id]["retry_after"])
 
     async def status(self, request: web.Request) -> web.StreamResponse:
         arrived = time.time()
@@ -214,7 +227,7 @@ class BenchServer:
             return web.Response(status=404, body=json.dumps(body).encode(), headers=ODATA)
         job["polls"].append(arrived)
         if now < job["ready_v"]:
-            return self._accepted(request, request.match_info["job"])
+            return self._accepted(request, request.match_info["job"], job["retry_after"])
         body = json.dumps({"@odata.context": f"{self._root(request)}/$metadata", "value": [{}]})
         return web.Response(body=body.encode(), headers={**ODATA, "Content-Type": JSON_TYPE})
 
@@ -260,4 +273,4 @@ async def _main(config: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}))
+    asyncio.run(_main(json.loads(sys.stdin.read() or "{}")))

@@ -1,6 +1,6 @@
 """Run one client measurement in this (fresh) process and print its result as one JSON line.
 
-``python -m benchmarks._worker <module>:<function> '<json params>'`` calls
+``python -m benchmarks._worker <module>:<function>`` with JSON params on stdin calls
 ``benchmarks.<module>.<function>(params)`` (a coroutine function is run with ``asyncio.run``),
 adds this process's peak RSS and CPU time, and prints the dict. The orchestrator
 (:func:`benchmarks._harness.run_client`) reads it back.
@@ -19,7 +19,7 @@ from typing import Any
 
 
 def main(argv: list[str]) -> None:
-    target, params = argv[1], json.loads(argv[2])
+    target, params = argv[1], json.loads(sys.stdin.read())
     module_name, func_name = target.split(":")
     func = getattr(importlib.import_module(f"benchmarks.{module_name}"), func_name)
     if inspect.iscoroutinefunction(func):

@@ -61,6 +61,9 @@ from ._filters import where as where
 from ._formats import Format as Format
 from ._http import Timeouts as Timeouts
 from ._jobs import Job as Job
+from ._journal import Journal as Journal
+from ._journal import JournalEntry as JournalEntry
+from ._journal import default_journal_path as default_journal_path
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -102,6 +105,8 @@ __all__ = [
     "JobExpired",
     "JobHistory",
     "JobState",
+    "Journal",
+    "JournalEntry",
     "MemoryBudget",
     "NotFound",
     "Page",
@@ -128,6 +133,7 @@ __all__ = [
     "between",
     "cost_table",
     "default_budget_path",
+    "default_journal_path",
     "eq",
     "estimate_requests",
     "ge",

@@ -26,6 +26,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
@@ -160,7 +161,7 @@ def _checked_url(url: str, base_url: str, *, what: str) -> URL:
         raise UnsafeLink(f"{what}: the URL is malformed; not followed") from exc
     if port is None:
         raise UnsafeLink(f"{what}: the URL has no usable port; not followed")
-    if target.user is not None or target.password is not None:
+    if target.user is not None or target.password is not None or "@" in urlsplit(url).netloc:
         raise UnsafeLink(f"{what}: the URL carries user information; not followed")
     return target
 

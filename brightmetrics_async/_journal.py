@@ -335,8 +335,12 @@ def _refuse_userinfo(text: str) -> None:
     if "@" not in text:
         return
     for word in text.replace('"', " ").split():
-        if "://" in word:
-            with contextlib.suppress(ValueError):
-                parts = urlsplit(word)
-                if parts.username is not None or parts.password is not None:
-                    raise ConfigurationError("refusing to journal a link with user information")
+        if "://" not in word:
+            continue
+        try:
+            parts = urlsplit(word)
+            userinfo = parts.username is not None or parts.password is not None
+        except ValueError:
+            userinfo = True  # unparseable: do not store what cannot be checked
+        if userinfo:
+            raise ConfigurationError("refusing to journal a link with user information")

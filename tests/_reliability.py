@@ -68,18 +68,20 @@ async def rig(
     emulator = Emulator(EmulatorConfig(**config), clock=clock.time)
     out = tmp_path / "out"
     out.mkdir(parents=True, exist_ok=True)
-    async with serve(emulator) as server:
-        async with bm.SQLiteBudget(tmp_path / "budget.sqlite3", clock=clock) as budget:
-            async with bm.Session(
-                auth or bm.ApiKey(DEMO_API_KEY),
-                base_url=server.url,
-                clock=clock,
-                budget=budget,
-                retry=retry,
-                timeouts=timeouts,
-                max_wait=3600.0,
-            ) as session:
-                yield Rig(clock, emulator, server, session, budget, out)
+    async with (
+        serve(emulator) as server,
+        bm.SQLiteBudget(tmp_path / "budget.sqlite3", clock=clock) as budget,
+        bm.Session(
+            auth or bm.ApiKey(DEMO_API_KEY),
+            base_url=server.url,
+            clock=clock,
+            budget=budget,
+            retry=retry,
+            timeouts=timeouts,
+            max_wait=3600.0,
+        ) as session,
+    ):
+        yield Rig(clock, emulator, server, session, budget, out)
 
 
 def leftovers(directory: Path) -> list[Path]:

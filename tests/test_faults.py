@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 import brightmetrics_async as bm
@@ -67,14 +69,14 @@ async def check_invariants(r: Rig, *, fired: bool = True) -> None:
     assert r.session.requests_sent == logged
 
 
-async def outcome(op: Callable[[], Awaitable[Any]]) -> tuple[Any, BaseException | None]:
+async def outcome(op: Callable[[], Awaitable[Any]]) -> tuple[Any, bm.BrightmetricsError | None]:
     try:
         return await op(), None
     except bm.BrightmetricsError as error:
         return None, error
 
 
-def judge(kind: FaultKind, value: Any, error: BaseException | None, expected: Any) -> None:
+def judge(kind: FaultKind, value: Any, error: bm.BrightmetricsError | None, expected: Any) -> None:
     if kind in TRANSIENT:
         assert error is None, f"{kind.name} fired once must be cured by a retry: {error!r}"
     if error is None:
@@ -112,9 +114,13 @@ async def test_a_failed_paged_pull_continues_from_its_checkpoint(tmp_path: Path)
         r.emulator.faults.add(fault(FaultKind.SERVER_ERROR, "$skiptoken", times=1))
         got: list[dict[str, Any]] = []
         pages = r.session.pages(CALLER_ID)
-        with pytest.raises(bm.ApiError):
+
+        async def read() -> None:
             async for page in pages:
                 got.extend(page.rows)
+
+        with pytest.raises(bm.ApiError):
+            await read()
         checkpoint = pages.checkpoint
         assert checkpoint is not None
         before = len(r.emulator.requests)
@@ -135,9 +141,7 @@ async def test_json_export_to_file(tmp_path: Path, kind: FaultKind) -> None:
         reference = await r.session.export(AGENT_DETAIL, tmp_path / "ref.json", format="json")
         r.emulator.faults.add(fault(kind, "$skiptoken"))
         target = r.out / "agents.json"
-        value, error = await outcome(
-            lambda: r.session.export(AGENT_DETAIL, target, format="json")
-        )
+        value, error = await outcome(lambda: r.session.export(AGENT_DETAIL, target, format="json"))
         judge(kind, value, error, target)
         if error is None:
             assert target.read_bytes() == reference.read_bytes()
@@ -208,7 +212,7 @@ async def test_job_submission_is_resent_only_when_the_server_cannot_have_acted(
 ) -> None:
     async with rig(tmp_path, job_seconds=4.0) as r:
         r.emulator.faults.add(fault(kind, SUMMARY))
-        value, error = await outcome(lambda: r.session.submit(SUMMARY))
+        _, error = await outcome(lambda: r.session.submit(SUMMARY))
         submissions = r.emulator.requests_to(SUMMARY)
         if kind is FaultKind.TOO_MANY_REQUESTS:
             # A 429 says the request was refused, not acted on: resent once the block ends.
@@ -216,7 +220,9 @@ async def test_job_submission_is_resent_only_when_the_server_cannot_have_acted(
             assert [s.status for s in submissions] == [429, 202]
         else:
             # A reset or a 502 may follow a request the server acted on: never resent.
-            assert isinstance(error, bm.TransportError if kind.name.startswith("RESET") else bm.ApiError)
+            assert isinstance(
+                error, bm.TransportError if kind.name.startswith("RESET") else bm.ApiError
+            )
             assert len(submissions) == 1
         await check_invariants(r)
 
@@ -241,12 +247,17 @@ async def test_bulk_pull_one_item_faulted_siblings_succeed(tmp_path: Path, kind:
             bm.PullItem(SUMMARY, use_async=True),
         ]
         async with s.pull_many(items, concurrency=4) as pull:
+            await anyio.lowlevel.checkpoint()
+            assert client_tasks(), "the leak detector sees a running pull"
             results = await pull.collect()
         faulted, csv_export, agents, job = results
-        assert csv_export.ok and csv_export.value == r.out / "summary.csv"
+        assert csv_export.ok
+        assert csv_export.value == r.out / "summary.csv"
         assert (r.out / "summary.csv").read_bytes() == ref_csv.read_bytes()
-        assert agents.ok and agents.value == ref_agents
-        assert job.ok and job.value == ref_summary
+        assert agents.ok
+        assert agents.value == ref_agents
+        assert job.ok
+        assert job.value == ref_summary
         if faulted.ok:
             assert (r.out / "caller.json").read_bytes() == ref_caller.read_bytes()
             assert kind in (FaultKind.DELAY, FaultKind.SLOW_BODY)
@@ -274,16 +285,16 @@ async def test_read_timeout_is_a_typed_error_and_bounded_by_attempts(tmp_path: P
 
 async def test_defaults_are_sane() -> None:
     t = bm.Timeouts()
-    assert t.connect is not None and 0 < t.connect <= 60
-    assert t.read is not None and 0 < t.read <= 600
+    assert t.connect is not None
+    assert 0 < t.connect <= 60
+    assert t.read is not None
+    assert 0 < t.read <= 600
     p = bm.RetryPolicy()
     assert 1 < p.attempts <= 5
     assert p.total <= 120
 
 
 async def test_cancelling_an_export_leaves_nothing(tmp_path: Path) -> None:
-    import anyio
-
     async with rig(tmp_path) as r:
         r.emulator.faults.add(
             Fault(FaultKind.SLOW_BODY, path_contains=SUMMARY, times=None, seconds=2.0)
@@ -320,3 +331,22 @@ async def test_auth_and_filter_errors_are_never_retried(tmp_path: Path) -> None:
         assert len(r.emulator.requests) == 1
         await check_invariants(r, fired=False)
 
+
+async def test_leaving_a_bulk_pull_early_cancels_cleanly(tmp_path: Path) -> None:
+    async with rig(tmp_path, job_seconds=600.0) as r:
+        r.emulator.faults.add(
+            Fault(FaultKind.SLOW_BODY, path_contains=SUMMARY, times=None, seconds=5.0)
+        )
+        items = [
+            bm.PullItem(CALLER_ID),
+            bm.PullItem(SUMMARY, format="pdf", path=r.out / "slow.pdf"),
+            bm.PullItem(AGENT_DETAIL, format="csv", path=r.out / "job.csv", use_async=True),
+        ]
+        async with r.session.pull_many(items) as pull:
+            async for result in pull:
+                assert result.index == 0  # the fast one; the others are still running
+                break
+        assert client_tasks() == []
+        assert not (r.out / "slow.pdf").exists()
+        assert not (r.out / "job.csv").exists()
+        await check_invariants(r)
