@@ -22,9 +22,6 @@ from ._budget import RedisBudget as RedisBudget
 from ._budget import SQLiteBudget as SQLiteBudget
 from ._budget import default_budget_path as default_budget_path
 from ._bulk import Pull as Pull
-from ._bulk import PullEvent as PullEvent
-from ._bulk import PullItem as PullItem
-from ._bulk import PullResult as PullResult
 from ._clock import Clock as Clock
 from ._clock import SystemClock as SystemClock
 from ._errors import ApiError as ApiError
@@ -75,6 +72,9 @@ from ._poll_policy import JobHistory as JobHistory
 from ._poll_policy import PollPolicy as PollPolicy
 from ._poll_policy import cost_table as cost_table
 from ._polling import JobState as JobState
+from ._pull_items import PullEvent as PullEvent
+from ._pull_items import PullItem as PullItem
+from ._pull_items import PullResult as PullResult
 from ._retry import RetryPolicy as RetryPolicy
 from ._session import Session as Session
 from ._timezones import windows_timezone as windows_timezone

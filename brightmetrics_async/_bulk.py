@@ -27,116 +27,33 @@ it) so the next run continues; ``Journal.clear()`` removes such files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._atomic import AtomicFile, part_files
 from ._errors import ApiError, BrightmetricsError, ConfigurationError, InvalidToken, JobError
-from ._formats import Format, parse_format
+from ._formats import Format
 from ._journal import Journal, JournalEntry
-from ._models import Report
+from ._pull_items import Counts, EventKind, PullEvent, PullItem, PullResult, item_key
 
 if TYPE_CHECKING:
-    import datetime as dt
-
-    from ._filter_expr import FilterExpr
     from ._jobs import Job
     from ._session import Session
 
-__all__ = ["Pull", "PullEvent", "PullItem", "PullResult", "item_key"]
+__all__ = ["Pull"]
 
-EventKind = Literal[
-    "started", "page", "bytes", "submitted", "resumed", "polled", "done", "skipped", "failed"
-]
 log = logging.getLogger("brightmetrics_async")
 # A checkpoint the server no longer honours (an expired $skiptoken) is answered like this.
 _STALE_CHECKPOINT = (400, 404, 410)
-
-
-class _Counts(TypedDict):
-    pages: int
-    rows: int
-    bytes: int
-    polls: int
-
-
-@attrs.frozen
-class PullItem:
-    """One report to pull.
-
-    With ``path`` the result goes to that file atomically (``Path``); without, JSON gives the
-    rows (``list``) and other formats the bytes. ``use_async=True`` runs it as an asynchronous
-    export job (``Prefer: respond-async``).
-    """
-
-    report: Report | str
-    format: Format = attrs.field(default=Format.JSON, converter=parse_format)
-    filter: str | FilterExpr | None = None
-    timezone: str | dt.tzinfo | None = None
-    path: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
-    use_async: bool = False
-    label: str | None = None
-
-    @property
-    def name(self) -> str:
-        """A short name for progress displays."""
-        if self.label:
-            return self.label
-        if isinstance(self.report, Report):
-            return self.report.title or self.report.url
-        return self.report
-
-
-@attrs.frozen
-class PullEvent:
-    """Progress of one item: ``kind`` says what happened; counters are totals so far."""
-
-    kind: EventKind
-    index: int
-    item: PullItem
-    pages: int = 0
-    rows: int = 0
-    bytes: int = 0
-    polls: int = 0
-    next_poll_at: float | None = None
-    token: str | None = None
-    error: BaseException | None = None
-
-
-@attrs.frozen
-class PullResult:
-    """The outcome of one item: ``value`` (rows, bytes or a path) or ``error``.
-
-    ``skipped`` is True when a journal said the item was already done (its file is there).
-    """
-
-    index: int
-    item: PullItem
-    value: list[dict[str, Any]] | bytes | Path | None = None
-    error: BrightmetricsError | OSError | None = None
-    rows: int = 0
-    bytes: int = 0
-    pages: int = 0
-    polls: int = 0
-    elapsed: float = 0.0
-    token: str | None = None
-    skipped: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the item succeeded."""
-        return self.error is None
 
 
 class Pull:
@@ -210,7 +127,7 @@ class Pull:
         async with send, self._limiter:
             started = time.perf_counter()
             self._emit(PullEvent("started", index, item))
-            counters: _Counts = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
+            counters: Counts = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
             try:
                 value = await self._pull(index, item, counters)
             except (BrightmetricsError, OSError) as error:
@@ -230,7 +147,7 @@ class Pull:
             await send.send(result)
 
     async def _pull(
-        self, index: int, item: PullItem, counters: _Counts
+        self, index: int, item: PullItem, counters: Counts
     ) -> list[dict[str, Any]] | bytes | Path:
         s = self._session
         kw: dict[str, Any] = {"filter": item.filter, "timezone": item.timezone}
@@ -302,7 +219,7 @@ class Pull:
         self,
         index: int,
         item: PullItem,
-        counters: _Counts,
+        counters: Counts,
         key: str | None,
         entry: JournalEntry | None,
     ) -> list[dict[str, Any]] | bytes | Path:
@@ -338,7 +255,7 @@ class Pull:
         return job
 
     async def _wait(
-        self, index: int, item: PullItem, counters: _Counts, job: Job, *, resumed: bool
+        self, index: int, item: PullItem, counters: Counts, job: Job, *, resumed: bool
     ) -> list[dict[str, Any]] | bytes | Path:
         self.jobs[index] = job
 
@@ -366,7 +283,7 @@ class Pull:
         self,
         index: int,
         item: PullItem,
-        counters: _Counts,
+        counters: Counts,
         key: str,
         entry: JournalEntry,
     ) -> Path:
@@ -424,17 +341,3 @@ class Pull:
                 break
             out.write(b"]\n")
             return out.commit()
-
-
-def item_key(item: PullItem) -> str:
-    """A stable key for ``item``: a hash of what it asks for and where it writes.
-
-    Equal items (same report reference, format, filter text, time zone, output path and
-    async-ness) get the same key in every process, so a journal recognises them on restart.
-    """
-    report = item.report.url if isinstance(item.report, Report) else item.report
-    filt = item.filter if item.filter is None or isinstance(item.filter, str) else str(item.filter)
-    zone = None if item.timezone is None else str(item.timezone)
-    path = None if item.path is None else str(item.path.resolve())
-    document = json.dumps([1, report, item.format.value, filt, zone, path, item.use_async])
-    return hashlib.sha256(document.encode()).hexdigest()[:32]

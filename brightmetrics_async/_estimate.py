@@ -30,11 +30,11 @@ from typing import Literal
 
 import attrs
 
-from ._bulk import PullItem
 from ._errors import ConfigurationError
 from ._formats import Format
 from ._models import Report
 from ._poll_policy import JobHistory, PollPolicy
+from ._pull_items import PullItem
 
 __all__ = [
     "DEFAULT_JOB_SECONDS",

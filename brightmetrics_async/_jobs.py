@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._atomic import AtomicFile
+from ._bodies import CHUNK, spool, stream_to
 from ._errors import BrightmetricsError, JobError, JobExpired, UnexpectedResponse
 from ._formats import Format
 from ._polling import (
-    Accepted,
     Done,
     Expired,
     Failed,
@@ -38,10 +38,9 @@ from ._polling import (
     Pending,
     Poll,
     Wait,
-    interpret_submit,
 )
 from ._protocol import decode_json, error_for_status
-from ._tokens import decode_token, encode_token, resume_poller, token_for
+from ._tokens import encode_token, token_for
 
 if TYPE_CHECKING:
     from ._http import HttpClient, Response
@@ -50,8 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["Job"]
 
 T = TypeVar("T")
-_SPOOL_MEMORY = 8 * 1024 * 1024
-_CHUNK = 256 * 1024
 
 
 class Job:
@@ -208,8 +205,6 @@ class Job:
 
         A JSON result is written as one array of rows, like ``Session.export``.
         """
-        from ._session import stream_to
-
         if self.format is Format.JSON:
             rows = await self.result()
             with AtomicFile(path) as out:
@@ -220,7 +215,7 @@ class Job:
             async def from_spool() -> None:
                 assert self._spool is not None
                 self._spool.seek(0)
-                while chunk := self._spool.read(_CHUNK):
+                while chunk := self._spool.read(CHUNK):
                     out.write(chunk)
 
             async def from_response(resp: Response) -> None:
@@ -354,21 +349,6 @@ class Job:
         return self._spool.read()
 
 
-async def spool(resp: Response, fmt: Format) -> tempfile.SpooledTemporaryFile[bytes]:
-    """Keep a result body for later: in memory up to 8 MB, then in a temporary file.
-
-    Raises :class:`UnexpectedResponse` for a wrong Content-Type.
-    """
-    if not fmt.matches(resp.content_type):
-        raise UnexpectedResponse(
-            f"asked for {fmt.main_type}, the server sent {resp.content_type or 'no Content-Type'}"
-        )
-    buf: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(_SPOOL_MEMORY)
-    async for chunk in await resp.iter_chunks(_CHUNK):
-        buf.write(chunk)
-    return buf
-
-
 def _expired_text(action: Expired) -> str:
     return {
         "lifetime": "the job's status URL is past its 1-hour life; no request was sent",
@@ -376,72 +356,3 @@ def _expired_text(action: Expired) -> str:
         "max_polls": "the poll limit was reached before the job finished",
         "gone": "the server no longer knows the job (404/410)",
     }.get(action.reason, f"the job expired ({action.reason})")
-
-
-async def submit_job(
-    http: HttpClient,
-    url: str,
-    headers: dict[str, str],
-    *,
-    report: str,
-    format: Format,  # noqa: A002
-    policy: PollPolicy,
-    history: JobHistory,
-) -> Job:
-    """Send a data request with ``Prefer: respond-async`` and return the :class:`Job`.
-
-    A 200 (the preference ignored) gives a job that is already done: its result is spooled,
-    no poll follows. Raises :class:`UnexpectedResponse` for a 202 without a status URL.
-    """
-    send = {**headers, "Prefer": "respond-async"}
-
-    async def answer(resp: Response) -> Job:
-        now = http.clock.time()
-        if resp.status == 200:
-            return Job(
-                http,
-                report=report,
-                format=format,
-                poller=None,
-                spooled=await spool(resp, format),
-                submitted_at=now,
-            )
-        body = await resp.read()
-        accepted = interpret_submit(resp.status, resp.headers, body, request_url=url, now=now)
-        assert isinstance(accepted, Accepted)
-        return Job.start(
-            http,
-            report=report,
-            format=format,
-            status_url=accepted.status_url,
-            submitted_at=now,
-            retry_after=accepted.retry_after,
-            policy=policy,
-            history=history,
-        )
-
-    # Not idempotent: a retry after the server may have accepted it would start a second job.
-    return await http.fetch(
-        url, answer, what="export submission", headers=send, ok=(200, 202), idempotent=False
-    )
-
-
-def resume_job(http: HttpClient, token: str, *, policy: PollPolicy, history: JobHistory) -> Job:
-    """Rebuild a job from :meth:`Job.token`, with no request.
-
-    Raises :class:`InvalidToken` for a malformed, unknown-version or expired token, and
-    :class:`UnsafeLink` for a status URL on another origin than the session's service.
-    """
-    from ._formats import parse_format
-    from ._protocol import require_same_origin
-
-    data = decode_token(token, now=http.clock.time())
-    require_same_origin(data.status_url, http.base_url, what="the token's status URL")
-    poller = resume_poller(data, policy=policy, history=history)
-    return Job(
-        http,
-        report=data.report,
-        format=parse_format(data.format),
-        poller=poller,
-        submitted_at=data.submitted_at,
-    )

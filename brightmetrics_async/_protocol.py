@@ -7,6 +7,7 @@ a caller meant; they answer with values or raise errors from the one tree.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -45,7 +46,9 @@ except ImportError:  # pragma: no cover - exercised in the no-extras CI leg
 
 __all__ = [
     "decode_json",
+    "default_account",
     "error_for_status",
+    "guid_of",
     "is_loopback",
     "parse_odata_error",
     "parse_page",
@@ -189,6 +192,11 @@ def require_same_origin(link: str, base_url: str, *, what: str) -> str:
     Raises :class:`UnsafeLink` otherwise, so no credential is sent to another origin. The link is
     never re-encoded: it is the server's opaque continuation.
     """
+    # Fast path (every page of a pull): a link that extends a valid base URL past its
+    # authority has the base's scheme, host and port; anything else is parsed below.
+    n = len(base_url)
+    if link.startswith(base_url) and link[n : n + 1] in _PAST_AUTHORITY and _is_url(base_url):
+        return link
     try:
         if origin_of(link) == origin_of(base_url):
             return link
@@ -200,9 +208,33 @@ def require_same_origin(link: str, base_url: str, *, what: str) -> str:
     )
 
 
+_PAST_AUTHORITY = ("/", "?", "#", "")
+
+
+@functools.lru_cache(maxsize=32)
+def _is_url(url: str) -> bool:
+    try:
+        origin_of(url)
+    except ConfigurationError:
+        return False
+    return True
+
+
 def _origin_text(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or '?'}" if parts.scheme else "a relative URL"
+
+
+def guid_of(ref: str) -> str | None:
+    """The report GUID in ``ref`` (a GUID, or a URL ending in one), canonical; else None."""
+    return _guid(ref.strip().rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0])
+
+
+def default_account(host: str, port: int, identity: str) -> str:
+    """The budget account when the caller names none: the service and the company's
+    e-mail domain (users of one company usually share it), or the key's fingerprint."""
+    who = identity.rsplit("@", 1)[-1] if "@" in identity else identity
+    return f"{host}:{port}/{who}"
 
 
 def _guid(text: str) -> str | None:
@@ -219,7 +251,7 @@ def resolve_report(ref: str, reports: Iterable[Report]) -> Report:
     :class:`ConfigurationError` when a title is ambiguous.
     """
     reports = list(reports)
-    guid = _guid(ref) or _guid(ref.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0])
+    guid = guid_of(ref)
     for report in reports:
         if guid is not None and _guid(report.url) == guid:
             return report

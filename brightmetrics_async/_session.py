@@ -20,27 +20,31 @@ import anyio
 
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
+from ._bodies import check_type, read_body, read_page, stream_to
 from ._budget import Budget, SQLiteBudget
-from ._bulk import Pull, PullEvent, PullItem
+from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._errors import ConfigurationError, NotFound, UnexpectedResponse
 from ._filters import FilterExpr, prepare_filter
 from ._formats import Format, parse_format
 from ._http import HttpClient, Response, Timeouts
-from ._jobs import Job, resume_job, submit_job
+from ._jobs import Job
 from ._journal import Journal
 from ._metadata import parse_filter_metadata, parse_root_metadata
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._pager import PageIterator, RowIterator, row_typer
 from ._poll_policy import JobHistory, PollPolicy
 from ._protocol import (
+    default_account,
+    guid_of,
     origin_of,
-    parse_page,
     parse_service_document,
     require_same_origin,
     resolve_report,
 )
+from ._pull_items import PullEvent, PullItem
 from ._retry import RetryPolicy
+from ._submit import resume_job, submit_job
 from ._timezones import windows_timezone
 from ._urls import build_query
 
@@ -54,7 +58,6 @@ __all__ = ["DEFAULT_BASE_URL", "ReportRef", "Session"]
 DEFAULT_BASE_URL = "https://webapp.brightmetrics.com/OData.ashx"
 ReportRef = Report | str
 FilterArg = str | FilterExpr | None
-_CHUNK = 256 * 1024
 
 
 class Session:
@@ -100,7 +103,7 @@ class Session:
         if format_via not in ("header", "query"):
             raise ConfigurationError("format_via must be 'header' or 'query'")
         self.base_url = base
-        self.account = account or _default_account(host, port, auth.identity)
+        self.account = account or default_account(host, port, auth.identity)
         self.clock: Clock = clock or SystemClock()
         # The default store is a file shared by every session and process of this machine.
         self._owns_budget = budget is None
@@ -168,7 +171,7 @@ class Session:
         """The saved reports of the service document (fetched once per session)."""
         async with self._lock:
             if self._reports is None:
-                body = await self._http.fetch(self.base_url, _read, what="service document")
+                body = await self._http.fetch(self.base_url, read_body, what="service document")
                 self._reports = parse_service_document(body)
         return list(self._reports)
 
@@ -186,9 +189,9 @@ class Session:
             try:
                 return resolve_report(ref, self._reports)
             except NotFound:
-                if _guid_of(ref) is None:
+                if guid_of(ref) is None:
                     raise
-        guid = _guid_of(ref)
+        guid = guid_of(ref)
         if guid is not None:
             return Report(name="", title="", kind="EntitySet", url=guid)
         return resolve_report(ref, await self.reports())
@@ -200,7 +203,7 @@ class Session:
             schema = self._schemas.get(rep.url)
             if schema is None:
                 url = f"{self.base_url}/{rep.url}/$metadata"
-                body = await self._http.fetch(url, _read, what="filter metadata")
+                body = await self._http.fetch(url, read_body, what="filter metadata")
                 schema = self._schemas[rep.url] = parse_filter_metadata(body)
         return schema
 
@@ -212,7 +215,7 @@ class Session:
         async with self._meta_lock:
             if self._columns is None:
                 url = f"{self.base_url}/$metadata"
-                body = await self._http.fetch(url, _read, what="service metadata")
+                body = await self._http.fetch(url, read_body, what="service metadata")
                 self._columns = parse_root_metadata(body)
         try:
             return self._columns[rep.name]
@@ -280,7 +283,7 @@ class Session:
 
         async def fetch(url: str) -> Page:
             headers = {"Accept": "application/json"}
-            return await self._http.fetch(url, _read_page, what="report page", headers=headers)
+            return await self._http.fetch(url, read_page, what="report page", headers=headers)
 
         async def convert() -> Callable[[dict[str, Any]], dict[str, Any]] | None:
             return row_typer(await self.columns(report)) if typed else None
@@ -331,7 +334,7 @@ class Session:
         )
 
         async def consume(resp: Response) -> bytes:
-            _check_type(resp, fmt)
+            check_type(resp, fmt)
             return await resp.read()
 
         return await self._http.fetch(url, consume, what=f"{fmt.value} download", headers=headers)
@@ -432,64 +435,3 @@ class Session:
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
         return resume_job(self._http, token, policy=self.poll_policy, history=self.job_history)
-
-
-async def stream_to(
-    resp: Response,
-    out: AtomicFile,
-    fmt: Format,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Write a response body to ``out`` in chunks, checking type and completeness.
-
-    Raises :class:`UnexpectedResponse` for a wrong Content-Type or a short body and
-    :class:`TransportError` when the connection drops mid-body.
-    """
-    _check_type(resp, fmt)
-    out.restart()
-    async for chunk in await resp.iter_chunks(_CHUNK):
-        out.write(chunk)
-        if progress is not None:
-            progress(out.bytes_written)
-    expected = resp.content_length
-    if expected is not None and out.bytes_written != expected and not _compressed(resp):
-        raise UnexpectedResponse(f"the body was cut short: {out.bytes_written} of {expected} bytes")
-
-
-def _compressed(resp: Response) -> bool:
-    return resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-
-
-def _check_type(resp: Response, fmt: Format) -> None:
-    if not fmt.matches(resp.content_type):
-        raise UnexpectedResponse(
-            f"asked for {fmt.main_type}, the server sent {resp.content_type or 'no Content-Type'}"
-        )
-
-
-async def _read(resp: Response) -> bytes:
-    return await resp.read()
-
-
-async def _read_page(resp: Response) -> Page:
-    if not Format.JSON.matches(resp.content_type):
-        raise UnexpectedResponse(
-            f"a report page must be JSON, the server sent {resp.content_type or 'no Content-Type'}"
-        )
-    return parse_page(await resp.read())
-
-
-def _guid_of(ref: str) -> str | None:
-    import uuid
-
-    last = ref.strip().rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-    try:
-        return str(uuid.UUID(last))
-    except ValueError:
-        return None
-
-
-def _default_account(host: str, port: int, identity: str) -> str:
-    # Users of one company usually share an e-mail domain: count them together by default.
-    who = identity.rsplit("@", 1)[-1] if "@" in identity else identity
-    return f"{host}:{port}/{who}"
