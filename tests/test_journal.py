@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import brightmetrics_async as bm
-from brightmetrics_async._pull_items import item_key
 from brightmetrics_async._journal import Journal, default_journal_path
+from brightmetrics_async._pull_items import item_key
 from brightmetrics_async.testing import Fault, FaultKind
 
 from ._reliability import AGENT_DETAIL, CALLER_ID, SUMMARY, acquired, leftovers, rig

@@ -13,7 +13,9 @@ README = (ROOT / "README.md").read_text()
 
 def test_cost_table_matches_the_policy() -> None:
     section = README.split("<!-- cost-table", 1)[1].split("\n\n", 1)[0]
-    rows = re.findall(r"^\| ([^|]+) \| (\d+) polls \| (\d+) polls \| (\d+) polls \|$", section, re.M)
+    rows = re.findall(
+        r"^\| ([^|]+) \| (\d+) polls \| (\d+) polls \| (\d+) polls \|$", section, re.M
+    )
     assert len(rows) == 4
     policy = bm.PollPolicy()
     for (label, first, learned, naive), row in zip(rows, bm.cost_table(policy), strict=True):
