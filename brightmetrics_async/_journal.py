@@ -32,8 +32,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeVar
@@ -45,7 +43,8 @@ import attrs
 
 from ._budget import default_budget_path
 from ._clock import Clock, SystemClock
-from ._errors import ConfigurationError, TransportError
+from ._errors import ConfigurationError
+from ._sqlite_file import SQLiteFile, transaction
 
 __all__ = ["Journal", "JournalEntry", "default_journal_path"]
 
@@ -117,9 +116,13 @@ class Journal:
     ) -> None:
         self._path = Path(path) if path is not None else default_journal_path()
         self._clock: Clock = clock or SystemClock()
-        self._busy_timeout = float(busy_timeout)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._file = SQLiteFile(
+            self._path,
+            what="journal",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            busy_timeout=float(busy_timeout),
+        )
 
     @property
     def path(self) -> Path:
@@ -142,14 +145,7 @@ class Journal:
 
     async def aclose(self) -> None:
         """Close the connection (the file stays; the journal reopens it if used again)."""
-
-        def close() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-        await anyio.to_thread.run_sync(close)
+        await self._file.close()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -160,7 +156,7 @@ class Journal:
             row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
             return None if row is None else _entry(row)
 
-        return await self._run(get)
+        return await self._file.run(get)
 
     async def entries(self) -> list[JournalEntry]:
         """Every entry, oldest update first."""
@@ -169,7 +165,7 @@ class Journal:
             rows = conn.execute(_SELECT + " ORDER BY updated_at, key")
             return [_entry(row) for row in rows]
 
-        return await self._run(read)
+        return await self._file.run(read)
 
     # -- writing: one transaction each -----------------------------------------------------
 
@@ -177,7 +173,7 @@ class Journal:
         """Record that ``key`` started (keeping what an earlier run recorded); return it."""
 
         def start(conn: sqlite3.Connection) -> JournalEntry:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     "INSERT OR IGNORE INTO items (key, label, path, state, updated_at) "
                     "VALUES (?, ?, ?, 'started', ?)",
@@ -186,7 +182,7 @@ class Journal:
                 row = conn.execute(_SELECT + " WHERE key = ?", (key,))
                 return _entry(row.fetchone())
 
-        return await self._run(start)
+        return await self._file.run(start)
 
     async def record_token(self, key: str, token: str) -> None:
         """Record the resume token of ``key``'s submitted job."""
@@ -227,10 +223,10 @@ class Journal:
         entry = await self.get(key)
 
         def forget(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute("DELETE FROM items WHERE key = ?", (key,))
 
-        await self._run(forget)
+        await self._file.run(forget)
         if entry is not None and entry.part:
             part = anyio.Path(entry.part)
             with contextlib.suppress(OSError):
@@ -243,74 +239,13 @@ class Journal:
 
     async def _update(self, key: str, assignments: str, values: tuple[object, ...]) -> None:
         def update(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     f"UPDATE items SET {assignments}, updated_at = ? WHERE key = ?",  # noqa: S608
                     (*values, self._clock.time(), key),
                 )
 
-        await self._run(update)
-
-    # -- the connection ----------------------------------------------------------------------
-
-    async def _run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
-        def call() -> _T:
-            with self._lock:
-                try:
-                    return func(self._connection())
-                except sqlite3.Error as exc:
-                    raise TransportError(f"journal {str(self._path)!r} failed: {exc}") from exc
-
-        return await anyio.to_thread.run_sync(call)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = self._open()
-        return self._conn
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TransportError(f"cannot create {str(self._path.parent)!r}: {exc}") from exc
-        conn = sqlite3.connect(
-            self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            with _transaction(conn):
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise ConfigurationError(
-                        f"journal {str(self._path)!r} has schema {version}, newer than this "
-                        f"library's {SCHEMA_VERSION}: upgrade brightmetrics-async"
-                    )
-                if version < SCHEMA_VERSION:
-                    conn.execute(_SCHEMA)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-
-class _transaction:  # noqa: N801 - used like a function: `with _transaction(conn):`
-    """Run a block in one transaction: commit on success, roll back on any exception."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if exc_type is None:
-            self._conn.execute("COMMIT")
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        await self._file.run(update)
 
 
 def _entry(row: tuple[object, ...]) -> JournalEntry:

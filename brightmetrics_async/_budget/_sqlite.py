@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio.to_thread
 import platformdirs
 
 from .._clock import Clock
-from .._errors import ConfigurationError, TransportError
+from .._errors import ConfigurationError
+from .._sqlite_file import SQLiteFile, transaction
 from ._base import Budget
 from ._ledger import Decision, StoreState, decide, to_us
 
@@ -97,9 +95,13 @@ class SQLiteBudget(Budget):
         if not busy_timeout >= 0:
             raise ConfigurationError(f"busy_timeout must be >= 0 seconds, got {busy_timeout!r}")
         self._path = Path(path) if path is not None else default_budget_path()
-        self._busy_timeout = float(busy_timeout)
-        self._conn: sqlite3.Connection | None = None
-        self._thread_lock = threading.Lock()
+        self._file = SQLiteFile(
+            self._path,
+            what="budget file",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            busy_timeout=float(busy_timeout),
+        )
 
     @property
     def path(self) -> Path:
@@ -109,61 +111,12 @@ class SQLiteBudget(Budget):
     def __repr__(self) -> str:
         return f"SQLiteBudget(path={str(self._path)!r}, {self._repr_fields()})"
 
-    async def _run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
-        def call() -> _T:
-            with self._thread_lock:
-                try:
-                    return func(self._connection())
-                except sqlite3.Error as exc:
-                    raise TransportError(f"budget file {str(self._path)!r} failed: {exc}") from exc
-
-        return await anyio.to_thread.run_sync(call)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = self._open()
-        return self._conn
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TransportError(f"cannot create {str(self._path.parent)!r}: {exc}") from exc
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves.
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            with _transaction(conn):
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise ConfigurationError(
-                        f"budget file {str(self._path)!r} has schema {version}, newer than "
-                        f"this library's {SCHEMA_VERSION}: upgrade brightmetrics-async"
-                    )
-                if version < SCHEMA_VERSION:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
     async def _attempt(self, account: str, cap: int) -> Decision:
         period_us = self._period_us
         clock = self._clock
 
         def attempt(conn: sqlite3.Connection) -> Decision:
-            with _transaction(conn):
+            with transaction(conn):
                 # Read the time only once the write lock is held, so the timestamps
                 # of all processes are inserted in order and none is backdated by
                 # the time spent queueing for the lock.
@@ -182,14 +135,14 @@ class SQLiteBudget(Budget):
                     )
                 return decision
 
-        return await self._run(attempt)
+        return await self._file.run(attempt)
 
     async def _read(self, account: str) -> StoreState:
         period_us = self._period_us
         clock = self._clock
 
         def read(conn: sqlite3.Connection) -> StoreState:
-            with _transaction(conn, "BEGIN"):
+            with transaction(conn, "BEGIN"):
                 now_us = to_us(clock.time())
                 rows = conn.execute(
                     "SELECT at_us FROM spent WHERE account = ? AND at_us > ? ORDER BY at_us",
@@ -201,19 +154,19 @@ class SQLiteBudget(Budget):
                 ).fetchone()
             return StoreState(now_us, live, None if row is None else row[0])
 
-        return await self._run(read)
+        return await self._file.run(read)
 
     async def _reset(self, account: str) -> None:
         def reset(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute("DELETE FROM spent WHERE account = ?", (account,))
                 conn.execute("DELETE FROM blocks WHERE account = ?", (account,))
 
-        await self._run(reset)
+        await self._file.run(reset)
 
     async def _block(self, account: str, until_us: int) -> None:
         def block(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 # MAX() in the upsert: an existing later block is never shortened.
                 conn.execute(
                     "INSERT INTO blocks (account, until_us) VALUES (?, ?) "
@@ -222,35 +175,11 @@ class SQLiteBudget(Budget):
                     (account, until_us),
                 )
 
-        await self._run(block)
+        await self._file.run(block)
 
     async def aclose(self) -> None:
         """Close the connection (the file stays; the budget reopens it if used again)."""
-
-        def close() -> None:
-            with self._thread_lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-        await anyio.to_thread.run_sync(close)
-
-
-class _transaction:  # noqa: N801 - used like a function: `with _transaction(conn):`
-    """Run a block in one transaction: commit on success, roll back on any exception."""
-
-    def __init__(self, conn: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
-        self._conn = conn
-        self._begin = begin
-
-    def __enter__(self) -> None:
-        self._conn.execute(self._begin)
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if exc_type is None:
-            self._conn.execute("COMMIT")
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        await self._file.close()
 
 
 def _prune_and_read(
