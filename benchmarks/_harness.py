@@ -120,7 +120,7 @@ def collect(proc: subprocess.Popen[str], *, timeout: float = 600.0) -> dict[str,
     out, err = proc.communicate(timeout=timeout)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"worker {proc.args} failed ({proc.returncode}):\n{err[-3000:]}")
+        raise RuntimeError(f"worker {proc.args!r} failed ({proc.returncode}):\n{err[-3000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
 

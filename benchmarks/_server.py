@@ -228,8 +228,10 @@ class BenchServer:
         job["polls"].append(arrived)
         if now < job["ready_v"]:
             return self._accepted(request, request.match_info["job"], job["retry_after"])
-        body = json.dumps({"@odata.context": f"{self._root(request)}/$metadata", "value": [{}]})
-        return web.Response(body=body.encode(), headers={**ODATA, "Content-Type": JSON_TYPE})
+        result = {"@odata.context": f"{self._root(request)}/$metadata", "value": [{}]}
+        return web.Response(
+            body=json.dumps(result).encode(), headers={**ODATA, "Content-Type": JSON_TYPE}
+        )
 
     async def ping(self, request: web.Request) -> web.StreamResponse:
         return web.Response(body=b"{}", content_type="application/json")

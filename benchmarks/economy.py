@@ -127,7 +127,11 @@ async def _day(*, naive: bool, tmp: Path) -> dict[str, Any]:
         for n, pull in enumerate(reference_day()):
             await clock.sleep(start + pull.hour * HOUR - clock.time())
             async with AsyncExitStack() as per_pull:
-                s = shared or await per_pull.enter_async_context(new_session())
+                s = (
+                    shared
+                    if shared is not None
+                    else await per_pull.enter_async_context(new_session())
+                )
                 if pull.export:
                     job = await s.submit(pull.title, format="csv", filter=pull.filter)
                     await job.export(tmp / f"{'naive' if naive else 'default'}-{n}.csv")

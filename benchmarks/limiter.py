@@ -164,12 +164,12 @@ def _store_figures(
     # Calibrate: the rate with an empty log sizes the period so the log holds about LIVE.
     calib = _rate(store, 1, seconds=0.5, period=86400.0, **where)
     period = LIVE / calib["rate"]
-    out = {"period": period}
+    out: dict[str, Any] = {"period": period}
     for procs in (1, 8):
         if store == "sqlite":
             where = {"path": str(Path(where["path"]).with_name(f"budget-{procs}.sqlite3"))}
         r = _rate(store, procs, seconds=seconds, period=period, **where)
-        out[procs] = r
+        out[f"{procs} processes"] = r
         section.add(
             f"{label}, {procs} process{'es' if procs > 1 else ''}",
             f"{r['rate']:,.0f} acquisitions/s (log of ~{r['live']} live entries)",

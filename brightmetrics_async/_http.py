@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
@@ -144,6 +144,9 @@ def _map_exception(exc: BaseException, *, before_send: bool) -> BaseException:
     return exc
 
 
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _checked_url(url: str, base_url: str, *, what: str) -> URL:
     """The URL to send, after the origin policy; raises :class:`UnsafeLink` before any spend.
 
@@ -152,7 +155,7 @@ def _checked_url(url: str, base_url: str, *, what: str) -> URL:
     control characters, a bad port): no budget token is spent on a request that cannot go.
     """
     require_same_origin(url, base_url, what=what)
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+    if _BLANK_OR_CONTROL.search(url):
         raise UnsafeLink(f"{what}: the URL contains blanks or control characters; not followed")
     try:
         target = URL(url, encoded=True)
@@ -161,7 +164,9 @@ def _checked_url(url: str, base_url: str, *, what: str) -> URL:
         raise UnsafeLink(f"{what}: the URL is malformed; not followed") from exc
     if port is None:
         raise UnsafeLink(f"{what}: the URL has no usable port; not followed")
-    if target.user is not None or target.password is not None or "@" in urlsplit(url).netloc:
+    # "@" anywhere in the authority is user information, even where yarl would not parse it.
+    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if target.user is not None or target.password is not None or "@" in authority:
         raise UnsafeLink(f"{what}: the URL carries user information; not followed")
     return target
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -50,7 +51,7 @@ async def test_entries_move_through_their_states_one_transaction_each(tmp_path: 
         assert await j.get("k1") is None
         assert await j.entries() == []
     # Another connection (another process) sees every committed update at once.
-    with sqlite3.connect(tmp_path / "j.sqlite3") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "j.sqlite3")) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
 
@@ -69,7 +70,7 @@ async def test_links_with_user_information_are_not_journaled(tmp_path: Path) -> 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(bm.ConfigurationError, match="newer"):
         async with Journal(path) as j:
