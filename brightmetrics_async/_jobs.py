@@ -73,7 +73,6 @@ class Job:
         self.format = format
         self._poller = poller
         self._spool = spooled
-        self._consumed = False
         self._submitted_at = submitted_at
         self._listeners: list[Callable[[Job], None]] = []
 
@@ -251,7 +250,6 @@ class Job:
                     finally:
                         self._spool.close()
                         self._spool = None
-                        self._consumed = True
                 if self._poller is None:
                     raise JobError("the result of this job was already read")
                 clock = self._http.clock
@@ -259,8 +257,7 @@ class Job:
                     # The status URL serves the result for its whole hour: fetch it again.
                     if clock.time() >= self._poller.expires_at:
                         raise JobExpired("the job's result is past its 1-hour life")
-                    done, value = await self._fetch_again(consume)
-                    return value  # type: ignore[return-value]
+                    return await self._fetch_again(consume)
                 if self._poller.state is not JobState.PENDING:
                     raise JobError(f"the job is {self._poller.state.value}; its result is gone")
                 action = self._poller.next_action(clock.time())
@@ -310,15 +307,13 @@ class Job:
             for listener in self._listeners:
                 listener(self)
 
-    async def _fetch_again(
-        self, consume: Callable[[Response], Awaitable[T]]
-    ) -> tuple[bool, T | None]:
+    async def _fetch_again(self, consume: Callable[[Response], Awaitable[T]]) -> T:
         assert self._poller is not None
 
-        async def answer(resp: Response) -> tuple[bool, T | None]:
+        async def answer(resp: Response) -> T:
             if resp.status != 200:
                 raise JobExpired(f"the finished job's status URL answered HTTP {resp.status}")
-            return True, await consume(resp)
+            return await consume(resp)
 
         return await self._http.fetch(
             self._poller.status_url,

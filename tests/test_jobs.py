@@ -306,3 +306,19 @@ async def test_filters_and_timezone_are_checked_before_submission() -> None:
         with pytest.raises(bm.ConfigurationError):
             await s.submit(AGENT_DETAIL, format="docx")
         assert len(emulator.requests) == sent
+
+
+async def test_a_finished_job_serves_its_result_again_within_the_hour(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    async with running(clock, job_seconds=20.0) as (emulator, s):
+        job = await s.submit(SUMMARY, format="csv")
+        first = await job.result()
+        sent = len(emulator.requests)
+        path = await job.export(tmp_path / "again.csv")
+        assert path.read_bytes() == first
+        assert len(emulator.requests) == sent + 1, "one request: the status URL again"
+        clock.advance(3600)
+        with pytest.raises(bm.JobExpired) as info:
+            await job.result()
+        assert len(emulator.requests) == sent + 1, "past its hour: refused locally"
+        assert info.value.token is not None
