@@ -71,7 +71,9 @@ class Session:
     service host and the credential's identity - set it to share one budget across users).
     ``max_wait`` bounds how long a request waits for a budget token before
     :class:`BudgetExhausted`. ``session`` may be a caller-owned ``aiohttp.ClientSession`` (not
-    closed by this object). ``format_via="query"`` sends ``$format`` instead of ``Accept``.
+    closed by this object; note that aiohttp may silently resend a request once on a dropped
+    pooled connection, a request the budget cannot see - sessions created here switch that
+    off). ``format_via="query"`` sends ``$format`` instead of ``Accept``.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
