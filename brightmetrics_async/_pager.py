@@ -141,6 +141,9 @@ class RowIterator:
 
     async def aclose(self) -> None:
         """Stop the underlying page iterator."""
+        gen, self._gen = self._gen, None
+        if gen is not None:
+            await gen.aclose()
         await self.pages.aclose()
 
     async def __aenter__(self) -> RowIterator:
