@@ -32,6 +32,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._budget import Default
 from ._clock import Clock
 from ._errors import (
     BrightmetricsError,
@@ -191,7 +192,7 @@ class HttpClient:
         clock: Clock,
         timeouts: Timeouts,
         retry: RetryPolicy,
-        max_wait: float | None,
+        max_wait: float | Default | None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         scheme, host, _ = origin_of(base_url)
@@ -278,10 +279,11 @@ class HttpClient:
 
     def _check_block(self, error: RateLimited, retry_after: float | None) -> None:
         wait = 60.0 if retry_after is None else retry_after
-        if self._max_wait is not None and wait > self._max_wait:
+        limit = self.budget.max_wait if isinstance(self._max_wait, Default) else self._max_wait
+        if limit is not None and wait > limit:
             raise BudgetExhausted(
                 f"the service refused the request (HTTP 429) for {wait:.0f}s, "
-                f"longer than max_wait={self._max_wait:.0f}s",
+                f"longer than max_wait={limit:.0f}s",
                 next_free_at=self.clock.time() + wait,
             ) from error
 

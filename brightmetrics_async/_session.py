@@ -21,7 +21,7 @@ import anyio
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
 from ._bodies import check_type, read_body, read_page, stream_to
-from ._budget import Budget, SQLiteBudget
+from ._budget import DEFAULT, Budget, Default, SQLiteBudget
 from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._errors import ConfigurationError, NotFound, UnexpectedResponse
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BASE_URL", "ReportRef", "Session"]
 
 DEFAULT_BASE_URL = "https://webapp.brightmetrics.com/OData.ashx"
+#: How long a request of a session on the default budget waits for a token.
+DEFAULT_MAX_WAIT = 300.0
 ReportRef = Report | str
 FilterArg = str | FilterExpr | None
 
@@ -70,10 +72,12 @@ class Session:
     the account on this machine; ``account`` names the company account (default: derived from the
     service host and the credential's identity - set it to share one budget across users).
     ``max_wait`` bounds how long a request waits for a budget token before
-    :class:`BudgetExhausted`. ``session`` may be a caller-owned ``aiohttp.ClientSession`` (not
-    closed by this object; note that aiohttp may silently resend a request once on a dropped
-    pooled connection, a request the budget cannot see - sessions created here switch that
-    off). ``format_via="query"`` sends ``$format`` instead of ``Accept``.
+    :class:`BudgetExhausted` (default: the budget's own ``max_wait``; the default budget's is
+    :data:`DEFAULT_MAX_WAIT`, 300 s). ``session`` may be a caller-owned
+    ``aiohttp.ClientSession`` (not closed by this object; note that aiohttp may silently
+    resend a request once on a dropped pooled connection, a request the budget cannot see -
+    sessions created here switch that off). ``format_via="query"`` sends ``$format`` instead
+    of ``Accept``.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -85,7 +89,7 @@ class Session:
         base_url: str | None = None,
         account: str | None = None,
         budget: Budget | None = None,
-        max_wait: float | None = 300.0,
+        max_wait: float | Default | None = DEFAULT,
         clock: Clock | None = None,
         session: aiohttp.ClientSession | None = None,
         timeouts: Timeouts | None = None,
@@ -109,7 +113,9 @@ class Session:
         self.clock: Clock = clock or SystemClock()
         # The default store is a file shared by every session and process of this machine.
         self._owns_budget = budget is None
-        self.budget = budget if budget is not None else SQLiteBudget(clock=clock)
+        self.budget = (
+            budget if budget is not None else SQLiteBudget(clock=clock, max_wait=DEFAULT_MAX_WAIT)
+        )
         self._format_via = format_via
         self._check_filters = check_filters
         self._http = HttpClient(
