@@ -126,3 +126,34 @@ async def test_a_429_pauses_every_session_of_the_account(
     snap = await budget.snapshot(s.account)
     assert snap.blocked_until is not None
     assert snap.blocked_until > bm_clock.time() + 60
+
+
+async def test_the_budgets_own_max_wait_applies_unless_the_session_says_otherwise(
+    bm_server: EmulatorServer, bm_clock: VirtualClock
+) -> None:
+    budget = bm.MemoryBudget(limit=1, max_wait=0, clock=bm_clock)
+    async with bm.Session(
+        bm.ApiKey(DEMO_API_KEY), base_url=bm_server.url, budget=budget, clock=bm_clock
+    ) as s:
+        await s.reports()
+        with pytest.raises(bm.BudgetExhausted):
+            await s.filters("6f40b845-fb28-4547-b73b-e11ce29f481b")
+    waiting = bm.MemoryBudget(limit=1, max_wait=0, clock=bm_clock)
+    async with bm.Session(
+        bm.ApiKey(DEMO_API_KEY),
+        base_url=bm_server.url,
+        budget=waiting,
+        clock=bm_clock,
+        max_wait=2 * 86400,
+    ) as s:
+        start = bm_clock.time()
+        await s.reports()
+        await s.filters("6f40b845-fb28-4547-b73b-e11ce29f481b")  # waits a day for the token
+        assert bm_clock.time() - start == pytest.approx(86400, abs=1)
+    assert len(bm_server.emulator.requests) == 3
+
+
+def test_sessions_on_the_default_budget_wait_at_most_five_minutes() -> None:
+    s = bm.Session(bm.ApiKey(DEMO_API_KEY), base_url="http://127.0.0.1:9/OData.ashx")
+    assert isinstance(s.budget, bm.SQLiteBudget)
+    assert s.budget.max_wait == 300.0
