@@ -36,11 +36,6 @@ class Format(enum.Enum):
         """A file name extension for this format."""
         return _EXT[self]
 
-    @property
-    def is_binary(self) -> bool:
-        """True for PDF and XLSX."""
-        return self in (Format.PDF, Format.PDF_LANDSCAPE, Format.XLSX)
-
     def matches(self, content_type: str | None) -> bool:
         """Whether a response Content-Type is this format (parameters are ignored)."""
         if not content_type:

@@ -249,6 +249,8 @@ class Session:
         fmt = parse_format(format)
         tz = windows_timezone(timezone) if timezone is not None else None
         rep = await self.report(report)
+        # Two steps: syntax and the only-and rule first, free; then the type rules, which
+        # need the report's filter schema (one request, once per session).
         text = prepare_filter(filter, None, check=self._check(check))
         if text is not None and self._check(check):
             text = prepare_filter(filter, await self.filters(rep), check=True)
@@ -298,7 +300,7 @@ class Session:
 
         if start is not None:
             require_same_origin(start, self.base_url, what="checkpoint")
-        return PageIterator(start, fetch, base_url=self.base_url, prepare=prepare, convert=convert)
+        return PageIterator(start, fetch, prepare=prepare, convert=convert)
 
     def rows(
         self,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -237,8 +236,3 @@ async def pull_targets(
 def first_failure(outcomes: Sequence[Outcome]) -> int:
     """The exit code of the first failed outcome, or 0."""
     return next((o.exit_code for o in outcomes if not o.ok), 0)
-
-
-def elapsed_since(start: float) -> float:
-    """Seconds since ``start`` (a ``time.perf_counter`` value)."""
-    return time.perf_counter() - start
