@@ -23,11 +23,13 @@ from aiohttp import web
 from ._accounts import DEMO_ACCOUNT as _DEMO
 from ._accounts import OTHER_ACCOUNT as _OTHER
 from ._accounts import Accounts
+from ._clock import scaled
 from ._config import Duration, EmulatorConfig
 from ._dataset import Dataset
 from ._faults import Faults
 from ._jobs import Job, JobStore
 from ._log import RequestRecord
+from ._options import QueryOptions
 from ._paging import PagingStore
 from ._query import ExportFormat
 from ._quota import Quota, QuotaStatus
@@ -44,6 +46,8 @@ class Emulator:
 
     ``accounts`` defaults to the demo registry (``DEMO_*``, ``SECOND_*`` and ``OTHER_*``
     credentials). Accounts without reports of their own see the default saved reports.
+    ``clock`` is the emulator's time unless ``config.clock_speed`` speeds it up; then
+    ``real_clock`` is ``clock`` and ``clock`` runs that many times faster from now on.
     """
 
     def __init__(
@@ -54,7 +58,8 @@ class Emulator:
         accounts: Accounts | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
-        self.clock = clock
+        self.real_clock = clock
+        self.clock = scaled(clock, self.config.clock_speed)
         self.accounts = accounts if accounts is not None else Accounts.demo()
         self.quota = Quota(limit=self.config.quota_limit, period=self.config.quota_period)
         self.rng = random.Random(self.config.seed)  # ids and job durations
@@ -62,7 +67,7 @@ class Emulator:
         self.paging = PagingStore(ttl=self.config.skiptoken_ttl)
         self.faults = Faults(seed=self.config.seed)
         self.requests: list[RequestRecord] = []
-        self._anchor = clock()  # "now" for the datasets, fixed so they do not drift
+        self._anchor = self.clock()  # "now" for the datasets, fixed so they do not drift
         self._reports: dict[str, tuple[Report, ...]] = {
             _DEMO: default_reports(),
             _OTHER: other_account_reports(),
@@ -119,7 +124,13 @@ class Emulator:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def submit_job(self, account: str, request: DataRequest, export_format: ExportFormat) -> Job:
+    def submit_job(
+        self,
+        account: str,
+        request: DataRequest,
+        export_format: ExportFormat,
+        options: QueryOptions | None = None,
+    ) -> Job:
         """Start an asynchronous export of ``request``; it takes the configured duration."""
         guid = request.report.guid
         duration = self._draw(self.config.job_seconds_by_report.get(guid, self.config.job_seconds))
@@ -130,6 +141,7 @@ class Emulator:
             request=request,
             now=self.clock(),
             duration=duration,
+            options=options,
         )
 
     def _draw(self, duration: Duration) -> float:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 
-__all__ = ["VirtualClock"]
+__all__ = ["VirtualClock", "scaled"]
 
 _DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -114,3 +115,20 @@ class VirtualClock:
                 quiet = 0
                 self.advance_to(earliest)
                 seen = self._activity
+
+
+def scaled(clock: Callable[[], float], speed: float) -> Callable[[], float]:
+    """``clock`` running ``speed`` times faster from the moment of the call (``speed`` 1: as is).
+
+    Raises ValueError if ``speed`` is not positive.
+    """
+    if not speed > 0:
+        raise ValueError("a clock's speed must be positive")
+    if speed == 1:
+        return clock
+    origin = clock()
+
+    def now() -> float:
+        return origin + (clock() - origin) * speed
+
+    return now

@@ -37,7 +37,18 @@ class EmulatorConfig:
     the header / body field; ``move_location`` gives a new status URL on every 202 poll (the
     polled one stops working); ``preference_applied`` adds ``Preference-Applied``.
 
-    Raises ValueError if ``root_path`` does not start with ``/`` or ends with one.
+    Guesses where the document is silent (see the README): ``strict_query_options`` refuses
+    ``$top``, ``$skip``, ``$select``, ``$count`` and ``$orderby`` with 400 instead of answering
+    them as OData 4.0 says; ``plus_in_query`` is what a literal ``+`` in a query value means:
+    ``"reject"`` (400, so code that forgets ``%2B`` fails here first), ``"plus"`` or
+    ``"space"``; ``service_context`` is the service document's ``@odata.context``: ``"vendor"``
+    (``https://host/$metadata``, as the document's example) or ``"root"`` (under the service
+    root, as OData 4.0 says). ``clock_speed`` makes the emulator's time run that many times
+    faster than its clock (a job's hour or the quota's 24 hours pass in minutes);
+    ``Retry-After`` values computed from the emulator's time are given in real seconds.
+
+    Raises ValueError if ``root_path`` does not start with ``/`` or ends with one, or for an
+    unknown ``plus_in_query`` / ``service_context`` or a ``clock_speed`` that is not positive.
     """
 
     seed: int = 0
@@ -62,7 +73,17 @@ class EmulatorConfig:
     omit_status_url: bool = False
     move_location: bool = False
     preference_applied: bool = False
+    strict_query_options: bool = False
+    plus_in_query: str = "reject"
+    service_context: str = "vendor"
+    clock_speed: float = 1.0
 
     def __attrs_post_init__(self) -> None:
         if not self.root_path.startswith("/") or self.root_path.endswith("/"):
             raise ValueError("root_path must start with '/' and not end with one")
+        if self.plus_in_query not in ("reject", "plus", "space"):
+            raise ValueError("plus_in_query must be 'reject', 'plus' or 'space'")
+        if self.service_context not in ("vendor", "root"):
+            raise ValueError("service_context must be 'vendor' or 'root'")
+        if not self.clock_speed > 0:
+            raise ValueError("clock_speed must be positive")

@@ -1,11 +1,15 @@
 """The two CSDL documents: the root ``$metadata`` and a report's filter ``$metadata``.
 
-The filter document copies the vendor's example byte for byte in shape, including the names an
-OData schema would reject (a GUID with dashes in the EntityType name, a space in the container
-name). The root document describes every report's columns and is kept valid against the OASIS
-CSDL XSDs so third-party OData clients can read it: names are SimpleIdentifiers and the
-container is ``Saved_Reports``. Rows have no natural key and the XSD does not require one, so
-no Key is declared.
+The filter document copies the vendor's example byte for byte in shape, including the three
+things the OASIS CSDL schema rejects: a GUID with dashes in the EntityType name, the same in the
+EntitySet's qualified EntityType, and a space in the container name (``Saved Reports``).
+
+The document shows no root ``$metadata``, so that one is a guess built on the same naming, so a
+strict parser that accepts it would also accept the filter documents: each report's columns
+are an EntityType ``report_<guid>`` (dashes kept, like ``filters_<guid>``), the EntitySet is
+the service document's ``name``, and the container is ``Saved Reports``. It fails the schema
+on those three quirks only. Rows have no natural key and the schema does not require one, so no
+Key is declared.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from xml.sax.saxutils import quoteattr
 
 from ._reports import Report
 
-__all__ = ["filter_metadata", "root_metadata"]
+__all__ = ["filter_metadata", "root_entity_type", "root_metadata"]
 
 _HEAD = (
     '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -46,19 +50,25 @@ def filter_metadata(report: Report) -> str:
     return "".join(lines)
 
 
+def root_entity_type(report: Report) -> str:
+    """The root document's EntityType name for ``report``'s rows (the vendor's naming)."""
+    return f"report_{report.guid}"
+
+
 def root_metadata(reports: Iterable[Report]) -> str:
-    """Every report's columns as an EntityType and EntitySet (valid CSDL 4.0)."""
+    """Every report's columns as an EntityType and EntitySet, named as the vendor names."""
     reports = list(reports)
     lines = [_HEAD]
     for report in reports:
-        lines.append(f"            <EntityType Name={quoteattr(report.entity_set)}>\n")
+        lines.append(f"            <EntityType Name={quoteattr(root_entity_type(report))}>\n")
         lines += [_property(c.name, c.type) for c in report.columns]
         lines.append("            </EntityType>\n")
-    lines.append('            <EntityContainer Name="Saved_Reports">\n')
+    lines.append('            <EntityContainer Name="Saved Reports">\n')
     for report in reports:
+        qualified = "Brightmetrics." + root_entity_type(report)
         lines.append(
             f"                <EntitySet Name={quoteattr(report.entity_set)}"
-            f" EntityType={quoteattr('Brightmetrics.' + report.entity_set)} />\n"
+            f" EntityType={quoteattr(qualified)} />\n"
         )
     lines += ["            </EntityContainer>\n", _TAIL]
     return "".join(lines)

@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 A :class:`Faults` holds an ordered list of armed :class:`Fault` rules and, optionally, a seeded
 random "chaos" schedule. For each request the first armed rule whose ``path_contains`` occurs in
-the raw request target fires and spends one of its ``times`` (None: fires forever); failing
+the raw request target (and, for a rule armed with a ``rate`` below 1, whose seeded draw falls
+under it) fires and spends one of its ``times`` (None: fires forever); failing
 that, the chaos schedule may fire one of its kinds with its probability, drawn from a
 ``random.Random(seed)`` so a run is reproducible. Faults act before authentication, so a faulted
 request does not spend the quota. Kinds that replace the answer (``SERVER_ERROR``,
@@ -76,13 +77,18 @@ class Faults:
 
     def __init__(self, *, seed: int) -> None:
         self._rng = random.Random(seed)
-        self._rules: list[tuple[Fault, list[int | None]]] = []
+        self._rules: list[tuple[Fault, list[int | None], float]] = []
         self._chaos: tuple[float, tuple[Fault, ...]] | None = None
         self.fired: list[tuple[FaultKind, str]] = []
 
-    def add(self, fault: Fault) -> None:
-        """Arm ``fault`` (after the rules already armed)."""
-        self._rules.append((fault, [fault.times]))
+    def add(self, fault: Fault, *, rate: float = 1.0) -> None:
+        """Arm ``fault`` (after the rules already armed) on a ``rate`` share of the requests.
+
+        Raises ValueError unless ``0 < rate <= 1``.
+        """
+        if not 0 < rate <= 1:
+            raise ValueError("a fault's rate is a share of requests: 0 < rate <= 1")
+        self._rules.append((fault, [fault.times], rate))
 
     def chaos(self, probability: float, faults: Sequence[Fault]) -> None:
         """Fire one of ``faults`` (chosen at random) on each request with ``probability``."""
@@ -94,8 +100,10 @@ class Faults:
         self._chaos = None
 
     def _take(self, target: str) -> Fault | None:
-        for fault, left in self._rules:
+        for fault, left, rate in self._rules:
             if left[0] == 0 or (fault.path_contains and fault.path_contains not in target):
+                continue
+            if rate < 1 and self._rng.random() >= rate:
                 continue
             if left[0] is not None:
                 left[0] -= 1

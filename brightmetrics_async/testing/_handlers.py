@@ -3,7 +3,9 @@
 Every request passes, outermost first: the recorder (request log, OData error bodies for
 whatever a handler raised), the fault injector, then authentication and the quota. Handlers
 read the emulator's state and answer; links are built from the origin the request was sent to,
-so they work whatever host and port the server listens on.
+so they work whatever host and port the server listens on. A report is served at its GUID (the
+document's ``url``) and at its entity-set name (what generic OData clients request after
+reading ``$metadata``); next links always use the GUID, as the document's example does.
 """
 
 from __future__ import annotations
@@ -23,8 +25,17 @@ from ._faults import ConnectionDropped
 from ._filter_eval import FilterRejected, compile_filter
 from ._jobs import JobState, new_uuid
 from ._log import RequestRecord
+from ._options import OptionError, QueryOptions, parse_options
 from ._paging import PagingContext, Skiptoken
-from ._query import JSON, BadRequest, ExportFormat, NotAcceptable, negotiate, parse_query
+from ._query import (
+    JSON,
+    STANDARD_OPTIONS,
+    BadRequest,
+    ExportFormat,
+    NotAcceptable,
+    negotiate,
+    parse_query,
+)
 from ._query import prefers_async as _prefers_async
 from ._reports import Report
 from ._responses import (
@@ -129,6 +140,7 @@ class _Handlers:
         if request.path != RESET_PATH:  # the web UI's button is not an API request
             wait = self.emu.quota.admit(principal.account.id, self.emu.clock())
             if wait is not None:
+                wait /= self.config.clock_speed  # real seconds, however fast time runs here
                 raise ODataError(
                     429,
                     "TooManyRequests",
@@ -153,10 +165,13 @@ class _Handlers:
 
     def _report(self, request: web.Request) -> Report:
         account = self._principal(request).account.id
-        guid = request.match_info["guid"].lower()
-        report = self.emu.reports_by_guid(account).get(guid)
+        segment = request.match_info["guid"]
+        report = self.emu.reports_by_guid(account).get(segment.lower())
+        if report is None:  # a generic OData client asks for the entity set by name
+            named = (r for r in self.emu.reports_for(account) if r.entity_set == segment)
+            report = next(named, None)
         if report is None:
-            raise ODataError(404, "NotFound", f"No saved report with id {guid!r}.")
+            raise ODataError(404, "NotFound", f"No saved report with id or name {segment!r}.")
         return report
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -168,7 +183,9 @@ class _Handlers:
             {"name": r.entity_set, "title": r.title, "kind": "EntitySet", "url": r.guid}
             for r in reports
         ]
-        return json_response({"@odata.context": f"{root}/$metadata", "value": value})
+        # The document's example has no service root in its context URL; OData 4.0 would.
+        base = root if self.config.service_context == "root" else str(request.url.origin())
+        return json_response({"@odata.context": f"{base}/$metadata", "value": value})
 
     async def root_metadata(self, request: web.Request) -> web.StreamResponse:
         reports = self.emu.reports_for(self._principal(request).account.id)
@@ -187,20 +204,32 @@ class _Handlers:
         report = self._report(request)
         account = self._principal(request).account.id
         try:
-            params = parse_query(request.raw_path)
+            params = parse_query(
+                request.raw_path,
+                standard_options=not self.config.strict_query_options,
+                plus=self.config.plus_in_query,
+            )
             fmt = negotiate(params, request.headers.get("Accept"))
-        except BadRequest as exc:
+            options = parse_options(params, report)
+        except (BadRequest, OptionError) as exc:
             raise ODataError(400, "BadRequest", str(exc)) from exc
         except NotAcceptable as exc:
             raise ODataError(406, "NotAcceptable", str(exc)) from exc
+        standard = sorted(STANDARD_OPTIONS.intersection(params))
+        if standard and fmt != JSON:
+            raise ODataError(400, "BadRequest", f"{', '.join(standard)}: JSON answers only.")
         if "$skiptoken" in params:
+            if standard:
+                raise ODataError(
+                    400, "BadRequest", f"{', '.join(standard)}: the next link carries them."
+                )
             return await self._continue(request, report, params["$skiptoken"], fmt)
         data = self._resolve(report, account, params)
         wants_async = _prefers_async(request.headers.getall("Prefer", []))
         if wants_async and not self.config.ignore_respond_async:
-            job = self.emu.submit_job(account, data, fmt)
+            job = self.emu.submit_job(account, data, fmt, options)
             return self._accepted(request, job.id)
-        return await self._deliver(request, data, fmt, paged=True)
+        return await self._deliver(request, data, fmt, paged=True, options=options, params=params)
 
     async def job_status(self, request: web.Request) -> web.StreamResponse:
         account = self._principal(request).account.id
@@ -214,7 +243,9 @@ class _Handlers:
             if self.config.move_location:
                 status_id = self.emu.jobs.move(status_id)
             return self._accepted(request, status_id)
-        return await self._deliver(request, job.request, job.format, paged=False)
+        return await self._deliver(
+            request, job.request, job.format, paged=False, options=job.options
+        )
 
     # -- data --------------------------------------------------------------------------------
 
@@ -253,7 +284,15 @@ class _Handlers:
             token.next_start,
             token.end,
         )
-        return await self._deliver(request, data, fmt, paged=True, context_id=token.id)
+        return await self._deliver(
+            request,
+            data,
+            fmt,
+            paged=True,
+            options=context.options,
+            context_id=token.id,
+            total=context.total,
+        )
 
     async def _deliver(
         self,
@@ -262,7 +301,10 @@ class _Handlers:
         fmt: ExportFormat,
         *,
         paged: bool,
+        options: QueryOptions,
+        params: dict[str, str] | None = None,
         context_id: str | None = None,
+        total: int | None = None,
     ) -> web.StreamResponse:
         report = data.report
         if fmt != JSON:
@@ -276,10 +318,23 @@ class _Handlers:
                 min_bytes=self.config.export_min_bytes,
             )
         root = self._root(request)
-        body: dict[str, object] = {"@odata.context": f"{root}/$metadata#{report.entity_set}"}
-        if not (paged and report.detail):
-            body["value"] = jsonable(data.all_rows(), json_datetime)
+        context_url = f"{root}/$metadata#{report.entity_set}{options.context_suffix()}"
+        body: dict[str, object] = {"@odata.context": context_url}
+        if options.by_rows or not (paged and report.detail):
+            rows = data.all_rows()
+            options.annotate(body, len(rows))
+            window = options.window(rows)
+            limit = self.config.page_max_rows if paged and options.by_rows else None
+            if limit is not None and len(window) > limit:
+                window = window[:limit]
+                following = options.next_query(params or {}, limit)
+                body["@odata.nextLink"] = f"{root}/{report.guid}?{following}"
+            body["value"] = jsonable(options.project(window), json_datetime)
             return json_response(body)
+        if options.count and total is None:
+            total = len(data.all_rows())
+        if total is not None:
+            options.annotate(body, total)
         page = data.page(
             data.start,
             slice_seconds=self.config.slice_seconds,
@@ -290,19 +345,25 @@ class _Handlers:
                 context_id = new_uuid(self.emu.rng)
                 account = self._principal(request).account.id
                 context = PagingContext(
-                    report.guid, account, data.filter, data.tz, self.emu.clock()
+                    report.guid,
+                    account,
+                    data.filter,
+                    data.tz,
+                    self.emu.clock(),
+                    options=options,
+                    total=total,
                 )
                 self.emu.paging.put(context_id, context)
             token = Skiptoken(context_id, page.next_start, data.end).encode()
             body["@odata.nextLink"] = f"{root}/{report.guid}?$skiptoken={token}"
-        body["value"] = jsonable(page.rows, json_datetime)
+        body["value"] = jsonable(options.project(page.rows), json_datetime)
         return json_response(body)
 
     def _accepted(self, request: web.Request, status_id: str) -> web.Response:
         url = f"{self._root(request)}/status/{status_id}"
         seconds = self.config.job_retry_after
         retry_after = (
-            formatdate(self.emu.clock() + seconds, usegmt=True)
+            formatdate(self.emu.real_clock() + seconds, usegmt=True)
             if self.config.retry_after_http_date
             else f"{seconds:g}"
         )

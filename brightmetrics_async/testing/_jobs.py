@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from ._options import QueryOptions
 from ._query import ExportFormat
 
 __all__ = ["Job", "JobState", "JobStore", "new_uuid"]
@@ -52,6 +53,7 @@ class Job:
     ready_at: float
     expires_at: float
     polls: int = 0
+    options: QueryOptions = attrs.field(factory=QueryOptions)
 
     def state(self, now: float) -> JobState:
         """The job's state at ``now``."""
@@ -77,6 +79,7 @@ class JobStore:
         request: Any,
         now: float,
         duration: float,
+        options: QueryOptions | None = None,
     ) -> Job:
         """Start a job that is done ``duration`` seconds from ``now``."""
         job = Job(
@@ -88,6 +91,7 @@ class JobStore:
             submitted_at=now,
             ready_at=now + duration,
             expires_at=now + self._ttl,
+            options=options or QueryOptions(),
         )
         self._by_status_id[job.id] = job
         return job

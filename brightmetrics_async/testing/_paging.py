@@ -23,6 +23,7 @@ from urllib.parse import quote
 import attrs
 
 from ._filter_eval import CompiledFilter
+from ._options import QueryOptions
 
 __all__ = ["PagingContext", "PagingStore", "Skiptoken", "format_token_time", "parse_token_time"]
 
@@ -87,13 +88,16 @@ class Skiptoken:
 
 @attrs.frozen
 class PagingContext:
-    """What a next link continues: the report, account, filter and timezone of the request."""
+    """What a next link continues: the report, account, filter and timezone of the request,
+    its ``$select`` / ``$count`` options and, with ``$count=true``, the whole range's count."""
 
     report_guid: str
     account_id: str
     filter: CompiledFilter | None
     tz: tzinfo
     used_at: float
+    options: QueryOptions = attrs.field(factory=QueryOptions)
+    total: int | None = None
 
 
 class PagingStore:

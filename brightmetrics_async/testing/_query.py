@@ -1,8 +1,10 @@
 """Strict request parsing: the raw query string, ``$format`` / ``Accept``, and ``Prefer``.
 
-The vendor decodes each query parameter with percent-decoding only: a literal ``+`` stays a
-``+`` (so ``timezone=Eastern+Standard+Time`` names no zone). aiohttp's ``request.query`` would
-turn ``+`` into a space, so this module reads the raw query string itself.
+Each query parameter is percent-decoded only; what a literal ``+`` means is the emulator's
+``plus_in_query`` knob, because the document does not say what the real server does with one:
+refused (the default, so code that forgets ``%2B`` fails here first), kept as a ``+``, or read as
+a space. aiohttp's ``request.query`` would always turn ``+`` into a space, so this module reads
+the raw query string itself.
 """
 
 from __future__ import annotations
@@ -77,21 +79,35 @@ _MEDIA_TYPES = {
     ("application/*", ""): JSON,
     ("text/*", ""): CSV,
 }
-_SYSTEM_OPTIONS = frozenset({"$filter", "$format", "$skiptoken"})
+VENDOR_OPTIONS = frozenset({"$filter", "$format", "$skiptoken"})
+#: The OData 4.0 options the emulator answers unless told to be strict (see ``_options``).
+STANDARD_OPTIONS = frozenset({"$top", "$skip", "$select", "$count", "$orderby"})
 
 
-def parse_query(raw_path: str) -> dict[str, str]:
-    """The query parameters of a raw request target, each percent-decoded (``+`` kept).
+def parse_query(
+    raw_path: str, *, standard_options: bool = True, plus: str = "reject"
+) -> dict[str, str]:
+    """The query parameters of a raw request target, each percent-decoded.
 
-    Raises BadRequest for a repeated parameter, an unsupported ``$`` option, or bytes that are
-    not UTF-8.
+    ``standard_options`` admits ``STANDARD_OPTIONS`` besides the vendor's; ``plus`` says what a
+    literal ``+`` is (``"reject"``, ``"plus"`` or ``"space"``). Raises BadRequest for a repeated
+    parameter, an unsupported ``$`` option, a refused ``+``, or bytes that are not UTF-8.
     """
     _, _, query = raw_path.partition("?")
+    allowed = VENDOR_OPTIONS | STANDARD_OPTIONS if standard_options else VENDOR_OPTIONS
     params: dict[str, str] = {}
     for part in query.split("&"):
         if not part:
             continue
         raw_name, _, raw_value = part.partition("=")
+        if "+" in part:
+            if plus == "reject":
+                raise BadRequest(
+                    f"a literal '+' in the query ({part!r}) is ambiguous: write %2B for a plus"
+                    " sign and %20 for a space"
+                )
+            if plus == "space":
+                raw_name, raw_value = raw_name.replace("+", " "), raw_value.replace("+", " ")
         try:
             name = unquote(raw_name, errors="strict")
             value = unquote(raw_value, errors="strict")
@@ -99,7 +115,7 @@ def parse_query(raw_path: str) -> dict[str, str]:
             raise BadRequest(f"query parameter is not valid UTF-8: {raw_name!r}") from exc
         if name in params:
             raise BadRequest(f"query parameter {name!r} given more than once")
-        if name.startswith("$") and name not in _SYSTEM_OPTIONS:
+        if name.startswith("$") and name not in allowed:
             raise BadRequest(f"the query option {name!r} is not supported")
         params[name] = value
     return params

@@ -97,7 +97,10 @@ async def export_response(
     min_bytes: int | None = None,
 ) -> web.StreamResponse:
     """A CSV (streamed), PDF or XLSX response for ``rows``."""
-    disposition = {"Content-Disposition": f'attachment; filename="{filename}.{fmt.kind}"'}
+    disposition = {
+        **ODATA_HEADERS,
+        "Content-Disposition": f'attachment; filename="{filename}.{fmt.kind}"',
+    }
     if fmt.kind == "csv":
         response = web.StreamResponse(
             headers={"Content-Type": "text/csv; charset=utf-8", **disposition}
