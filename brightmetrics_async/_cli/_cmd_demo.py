@@ -1,8 +1,7 @@
-"""``emulator`` (serve the local emulator) and ``demo`` (a bulk pull against it, end to end)."""
+"""``demo``: a bulk pull against the local emulator, end to end."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,68 +19,11 @@ from ._settings import output_options
 from ._start import start
 from ._targets import Target, file_name
 
-__all__ = ["demo", "emulator"]
+__all__ = ["demo"]
 
 #: A filter and a zone the demo applies to one report each, to show both at work.
 _DEMO_FILTER = ("Agent Detail", "Media_Type eq 'Voice'")
 _DEMO_ZONE = ("Search by CallerID", "Eastern Standard Time")
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option(
-    "--port",
-    default=8080,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port (0: any free port).",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the generated data.")
-@output_options
-def emulator(host: str, port: int, seed: int, **kwargs: Any) -> None:
-    """Serve the local emulator of the OData service until Ctrl-C.
-
-    For curl, Power BI-style OData clients and this CLI; prints the URL and the demo
-    credentials (the vendor's documented examples, not real ones).
-    """
-    from brightmetrics_async import testing as t
-
-    as_json = bool(kwargs.get("json_"))
-
-    def ready(server: t.EmulatorServer) -> None:
-        if as_json:
-            import json
-
-            print(
-                json.dumps(
-                    {
-                        "url": server.url,
-                        "api_key": t.DEMO_API_KEY,
-                        "user": t.DEMO_USER,
-                        "password": t.DEMO_PASSWORD,
-                    }
-                ),
-                flush=True,
-            )
-            return
-        print(f"Brightmetrics emulator serving at {server.url}", flush=True)
-        print(f"  API key:   {t.DEMO_API_KEY}")
-        print(f"  User:      {t.DEMO_USER}  password: {t.DEMO_PASSWORD}")
-        print(f"  Power BI:  Basic auth, user 'apikey', password {t.DEMO_API_KEY}")
-        print(f"Try:  curl -H 'Authorization: Bearer {t.DEMO_API_KEY}' {server.url}")
-        print(f"      brightmetrics reports --url {server.url} --api-key {t.DEMO_API_KEY}")
-        print("Ctrl-C to stop.", flush=True)
-
-    try:
-        t.run_forever(host, port, seed=seed, on_ready=ready)
-    except KeyboardInterrupt:
-        print("emulator stopped", file=sys.stderr)
-    except OSError as exc:
-        print(
-            f"brightmetrics: network error: cannot serve on {host}:{port}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        sys.exit(8)
 
 
 def demo_targets(reports: list[bm.Report], out: Path, *, with_parquet: bool) -> list[Target]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ._cmd_demo import demo, emulator
+from ._cmd_demo import demo
+from ._cmd_emulator import emulator
 from ._cmd_info import budget, filters, job, reports
 from ._cmd_pull import export, pull
 from ._exit import epilog

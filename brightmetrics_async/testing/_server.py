@@ -54,18 +54,22 @@ def run_forever(
     *,
     seed: int = 0,
     config: EmulatorConfig | None = None,
+    emulator: Emulator | None = None,
     on_ready: Callable[[EmulatorServer], None] | None = None,
 ) -> None:
-    """Serve a fresh emulator until interrupted (the ``brightmetrics emulator`` command).
+    """Serve an emulator until interrupted (the ``brightmetrics emulator`` command).
 
-    ``config`` wins over ``seed`` when given. ``on_ready`` is called once the port is bound
-    (e.g. to print the URL). Raises OSError if the address cannot be bound;
+    ``emulator`` wins over ``config``, which wins over ``seed``. ``on_ready`` is called once
+    the port is bound (e.g. to print the URL). Raises OSError if the address cannot be bound;
     KeyboardInterrupt propagates to the caller after the server has shut down.
     """
-    emulator = Emulator(config if config is not None else EmulatorConfig(seed=seed))
+    if emulator is None:
+        emulator = Emulator(config if config is not None else EmulatorConfig(seed=seed))
+
+    served = emulator
 
     async def main() -> None:
-        async with serve(emulator, host=host, port=port) as server:
+        async with serve(served, host=host, port=port) as server:
             if on_ready is not None:
                 on_ready(server)
             await asyncio.Event().wait()
