@@ -321,16 +321,7 @@ class _Handlers:
         context_url = f"{root}/$metadata#{report.entity_set}{options.context_suffix()}"
         body: dict[str, object] = {"@odata.context": context_url}
         if options.by_rows or not (paged and report.detail):
-            rows = data.all_rows()
-            options.annotate(body, len(rows))
-            window = options.window(rows)
-            limit = self.config.page_max_rows if paged and options.by_rows else None
-            if limit is not None and len(window) > limit:
-                window = window[:limit]
-                following = options.next_query(params or {}, limit)
-                body["@odata.nextLink"] = f"{root}/{report.guid}?{following}"
-            body["value"] = jsonable(options.project(window), json_datetime)
-            return json_response(body)
+            return self._row_window(body, data, options, params if paged else None, root)
         if options.count and total is None:
             total = len(data.all_rows())
         if total is not None:
@@ -357,6 +348,28 @@ class _Handlers:
             token = Skiptoken(context_id, page.next_start, data.end).encode()
             body["@odata.nextLink"] = f"{root}/{report.guid}?$skiptoken={token}"
         body["value"] = jsonable(options.project(page.rows), json_datetime)
+        return json_response(body)
+
+    def _row_window(
+        self,
+        body: dict[str, object],
+        data: DataRequest,
+        options: QueryOptions,
+        params: dict[str, str] | None,
+        root: str,
+    ) -> web.Response:
+        """All rows of the range, or the client's ``$top``/``$skip`` window of them, in one
+        answer; with ``params`` (a paged request), a window longer than ``page_max_rows`` is
+        cut there with a next link that moves ``$skip`` on."""
+        rows = data.all_rows()
+        options.annotate(body, len(rows))
+        window = options.window(rows)
+        limit = self.config.page_max_rows if options.by_rows else None
+        if params is not None and limit is not None and len(window) > limit:
+            window = window[:limit]
+            following = options.next_query(params, limit)
+            body["@odata.nextLink"] = f"{root}/{data.report.guid}?{following}"
+        body["value"] = jsonable(options.project(window), json_datetime)
         return json_response(body)
 
     def _accepted(self, request: web.Request, status_id: str) -> web.Response:
