@@ -8,15 +8,13 @@ from typing import Any
 
 import click
 
+from brightmetrics_async.testing._faults import FaultKind
+
 from ._settings import output_options
 
 __all__ = ["emulator"]
 
-_FAULT_KINDS = (
-    "delay, slow_body, reset_before_response, reset_mid_body, truncated_body, server_error,"
-    " too_many_requests, malformed_json, missing_value, wrong_content_type, status_not_found,"
-    " repeat_next_link, foreign_next_link"
-)
+_FAULT_KINDS = ", ".join(kind.value for kind in FaultKind)
 
 
 def _duration(value: str) -> float | tuple[float, float]:
@@ -31,9 +29,7 @@ def _duration(value: str) -> float | tuple[float, float]:
     return result
 
 
-def _faults(values: tuple[str, ...]) -> list[tuple[Any, float]]:
-    from brightmetrics_async.testing import FaultKind
-
+def _faults(values: tuple[str, ...]) -> list[tuple[FaultKind, float]]:
     out = []
     for value in values:
         kind_text, sep, rate_text = value.partition(":")
