@@ -67,7 +67,7 @@ async def test_report_is_served_at_its_entity_set_name() -> None:
         assert (await get(session, f"{server.url}/No_Such_Report"))[0] == 404
 
 
-async def test_top_and_skip_window_every_report() -> None:
+async def test_top_skip_select_and_count_on_every_report() -> None:
     async with running(WHOLE) as (server, session, _):
         for guid in NAMES:
             _, whole = await get(session, f"{server.url}/{guid}")
@@ -84,6 +84,11 @@ async def test_top_and_skip_window_every_report() -> None:
             assert none["value"] == []
             _, beyond = await get(session, f"{server.url}/{guid}?$skip={len(rows) + 5}")
             assert beyond["value"] == []
+            last = list(rows[0])[-1]
+            _, picked = await get(session, f"{server.url}/{guid}?$select={last}&$count=true")
+            assert picked["value"] == [{last: r[last]} for r in rows]
+            assert picked["@odata.count"] == len(rows)
+            assert picked["@odata.context"].endswith(f"#{NAMES[guid]}({last})")
 
 
 async def test_top_and_skip_on_a_detail_report_window_the_whole_range_not_a_slice() -> None:
