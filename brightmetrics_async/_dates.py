@@ -1,4 +1,4 @@
-"""Dates people type: ``2026-11-01``, ``2026-11-01T08:00``, ``7d``, ``24h``, ``yesterday``, ``today``.
+"""Dates people type: ``2026-11-01``, ``2026-11-01T08:00``, ``7d``, ``24h``, ``yesterday``...
 
 Pure functions, no I/O. ``now`` is a parameter (Unix seconds or an aware datetime), so callers
 with an injected clock get the same answer in tests and in production.
@@ -134,7 +134,9 @@ def period(
     high = parse_when(until, now=now, tz=tz, end=True) if until is not None else None
     if low is not None and high is not None:
         if low > high:
-            raise ConfigurationError(f"since ({low.isoformat()}) is after until ({high.isoformat()})")
+            raise ConfigurationError(
+                f"since ({low.isoformat()}) is after until ({high.isoformat()})"
+            )
         return between(low, high)
     if low is not None:
         return ge(low)

@@ -38,7 +38,7 @@ async def _full_report(session: bm.Session, ref: bm.Report | str) -> bm.Report:
     for listed in await session.reports():  # a bare GUID: its title names the table
         if listed.url.lower() == report.url.lower():
             return listed
-    raise bm.NotFound(f"no saved report {ref!r} in the service document")
+    raise bm.NotFound(f"no saved report {ref!r} in the service document", status=404)
 
 
 async def gather_specs(

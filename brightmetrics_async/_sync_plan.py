@@ -56,7 +56,7 @@ DEFAULT_SECONDS_PER_PAGE = 7 * 86400.0
 
 
 def table_name(title: str) -> str:
-    """The table a report loads into: its title in snake case (``Agent Detail`` -> ``agent_detail``)."""
+    """The table a report loads into: its title in snake case (``agent_detail``)."""
     name = re.sub(r"[^0-9A-Za-z]+", "_", title).strip("_").lower()
     return name or "report"
 
@@ -147,9 +147,7 @@ class SyncPlan:
         )
 
 
-def check_options(
-    *, overlap: dt.timedelta, reserve: int, since: dt.datetime | None = None
-) -> None:
+def check_options(*, overlap: dt.timedelta, reserve: int, since: dt.datetime | None = None) -> None:
     """Refuse bad options before any request.
 
     Raises :class:`ConfigurationError` for an overlap of zero or less, a negative reserve or
@@ -198,6 +196,7 @@ def plan_run(
         if spec.date_column is None:
             wanted.append((spec, None, None, 1, per_page))
             continue
+        start: dt.datetime
         if state.watermark is not None and not restart:
             start = state.watermark - overlap
         else:
@@ -211,17 +210,17 @@ def plan_run(
     )
     left = max(0, remaining - reserve)
     plans = []
-    for (spec, start, end, _, per_page), cost in zip(wanted, estimate.items, strict=True):
-        state = states.get(spec.table, TableState())
+    for (spec, low, high, _, per_page), cost in zip(wanted, estimate.items, strict=True):
+        mark = states.get(spec.table, TableState()).watermark
         need = cost.requests
         if need <= left:
-            plans.append(TablePlan(spec, start, end, need, True, state.watermark, per_page))
+            plans.append(TablePlan(spec, low, high, need, True, mark, per_page))
             left -= need
-        elif start is not None and left > 0:
+        elif low is not None and left > 0:
             # The oldest part that fits: ``left`` slices from the start.
-            cut = start + dt.timedelta(seconds=per_page * left)
-            plans.append(TablePlan(spec, start, cut, left, False, state.watermark, per_page))
+            cut = low + dt.timedelta(seconds=per_page * left)
+            plans.append(TablePlan(spec, low, cut, left, False, mark, per_page))
             left = 0
         else:
-            plans.append(TablePlan(spec, start, start, 0, False, state.watermark, per_page))
+            plans.append(TablePlan(spec, low, low, 0, False, mark, per_page))
     return SyncPlan(tuple(plans), now, remaining, reserve, estimate)

@@ -31,16 +31,16 @@ from typing import Any
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-import anyio  # noqa: E402
-import dlt  # noqa: E402
-from dlt.extract import DltResource, DltSource  # noqa: E402
+import anyio
+import dlt
+from dlt.extract import DltResource, DltSource
 
-import brightmetrics_async as bm  # noqa: E402
+import brightmetrics_async as bm
 
-from ._dates import parse_duration, parse_when  # noqa: E402
-from ._sync_gather import make_plan  # noqa: E402
-from ._sync_load import ROW_KEY, Connect, table_pages  # noqa: E402
-from ._sync_plan import (  # noqa: E402
+from ._dates import parse_duration, parse_when
+from ._sync_gather import make_plan
+from ._sync_load import ROW_KEY, Connect, table_pages
+from ._sync_plan import (
     DEFAULT_OVERLAP,
     DEFAULT_RESERVE,
     SyncPlan,
@@ -111,7 +111,13 @@ async def plan_sync(
     span = _overlap(overlap)
     start = _since(since, session.clock)
     check_options(overlap=span, reserve=reserve, since=start)
-    refs = None if reports is None else [reports] if isinstance(reports, str | bm.Report) else list(reports)
+    refs = (
+        None
+        if reports is None
+        else [reports]
+        if isinstance(reports, str | bm.Report)
+        else list(reports)
+    )
     return await make_plan(
         session,
         refs,
@@ -140,13 +146,14 @@ def _resource(plan: TablePlan, connect: Connect) -> DltResource:
         table: dict[str, Any] = tables.setdefault(plan.table, {})
         return table
 
-    return dlt.resource(
+    resource: DltResource = dlt.resource(  # type: ignore[call-overload]
         table_pages(plan, connect, state),
         name=plan.table,
         write_disposition="merge" if plan.incremental else "replace",
         primary_key=ROW_KEY if plan.incremental else (),
         columns=_columns(plan),
     )
+    return resource
 
 
 def _plan_now(options: Mapping[str, Any], reports: ReportsArg, **kwargs: Any) -> SyncPlan:
