@@ -26,7 +26,7 @@ import brightmetrics_async as bm
 
 from ._sync_plan import TablePlan, TableState
 
-__all__ = ["ROW_KEY", "Connect", "read_state", "row_key", "table_pages", "typer"]
+__all__ = ["ROW_KEY", "Connect", "Ledger", "read_state", "row_key", "table_pages", "typer"]
 
 #: The merge key column: a hash of the row's values.
 ROW_KEY = "_bm_row_key"
@@ -109,12 +109,25 @@ def _filter(plan: TablePlan) -> bm.FilterExpr | None:
     return bm.where(**{column: bm.between(plan.start, plan.end)})
 
 
+@attrs.define
+class Ledger:
+    """The pages each table of a run planned and has spent (shared by the run's resources)."""
+
+    planned: dict[str, int]
+    spent: dict[str, int] = attrs.field(factory=dict)
+
+    def owed(self, table: str) -> int:
+        """Planned requests the other tables have not spent yet."""
+        return sum(max(0, n - self.spent.get(t, 0)) for t, n in self.planned.items() if t != table)
+
+
 async def table_pages(
-    plan: TablePlan, connect: Connect, state: Callable[[], dict[str, Any]]
+    plan: TablePlan, connect: Connect, state: Callable[[], dict[str, Any]], ledger: Ledger
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the table's pages as typed rows; write its state when done (module docstring).
 
-    Stops after the planned requests, or when the budget refuses a request, with the
+    Stops past the planned requests when the budget is down to the plan's ``floor``, or when
+    the budget refuses a request, with the
     watermark at the last row loaded (pages come in time order). Other errors propagate (the
     run then commits nothing).
     """
@@ -134,6 +147,7 @@ async def table_pages(
                 async with iterator:
                     async for page in iterator:
                         pages += 1
+                        ledger.spent[plan.table] = pages
                         typed = [convert(r) for r in page.rows]
                         for row in typed:
                             row[ROW_KEY] = row_key(row)
@@ -144,8 +158,10 @@ async def table_pages(
                         if typed:
                             yield typed
                         if page.next_link is not None and pages >= plan.requests:
-                            complete = False  # the plan's share is spent: stop at a page end
-                            break
+                            left = (await session.budget_status()).remaining
+                            if left <= plan.floor + ledger.owed(plan.table):
+                                complete = False  # the budget's share is spent: stop here
+                                break
             except (bm.BudgetExhausted, bm.RateLimited):
                 complete = False
     _record(plan, state(), rows=rows, pages=pages, last=last, complete=complete)

@@ -85,7 +85,9 @@ class TablePlan:
 
     ``start``/``end`` bound the request (None for a replaced table); ``requests`` is the
     planned cost; ``complete`` says the run reaches now; ``skipped`` that the budget gave it
-    nothing. ``watermark`` is the stored one before the run.
+    nothing. ``watermark`` is the stored one before the run. When the pages outnumber the
+    plan (the slices are shorter than assumed), loading goes on while the budget keeps more
+    than ``floor`` (the reserve) plus what the other tables' plans still need.
     """
 
     spec: TableSpec
@@ -95,6 +97,7 @@ class TablePlan:
     complete: bool
     watermark: dt.datetime | None = None
     seconds_per_page: float = DEFAULT_SECONDS_PER_PAGE
+    floor: int = 0
 
     @property
     def table(self) -> str:
@@ -223,4 +226,5 @@ def plan_run(
             left = 0
         else:
             plans.append(TablePlan(spec, low, low, 0, False, mark, per_page))
+    plans = [attrs.evolve(p, floor=reserve) for p in plans]
     return SyncPlan(tuple(plans), now, remaining, reserve, estimate)

@@ -39,7 +39,7 @@ import brightmetrics_async as bm
 
 from ._dates import parse_duration, parse_when
 from ._sync_gather import make_plan
-from ._sync_load import ROW_KEY, Connect, table_pages
+from ._sync_load import ROW_KEY, Connect, Ledger, table_pages
 from ._sync_plan import (
     DEFAULT_OVERLAP,
     DEFAULT_RESERVE,
@@ -140,14 +140,14 @@ def _columns(plan: TablePlan) -> dict[str, dict[str, Any]]:
     return columns
 
 
-def _resource(plan: TablePlan, connect: Connect) -> DltResource:
+def _resource(plan: TablePlan, connect: Connect, ledger: Ledger) -> DltResource:
     def state() -> dict[str, Any]:
         tables: dict[str, Any] = dlt.current.source_state().setdefault("tables", {})
         table: dict[str, Any] = tables.setdefault(plan.table, {})
         return table
 
     resource: DltResource = dlt.resource(  # type: ignore[call-overload]
-        table_pages(plan, connect, state),
+        table_pages(plan, connect, state, ledger),
         name=plan.table,
         write_disposition="merge" if plan.incremental else "replace",
         primary_key=ROW_KEY if plan.incremental else (),
@@ -230,7 +230,8 @@ def brightmetrics_source(
                 restart=restart,
                 incremental=incremental,
             )
-        return [_resource(table, connect) for table in chosen.tables]
+        ledger = Ledger({t.table: t.requests for t in chosen.tables})
+        return [_resource(table, connect, ledger) for table in chosen.tables]
 
     result: DltSource = source()
     return result
