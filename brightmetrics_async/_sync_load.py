@@ -37,10 +37,21 @@ _INTS = frozenset({"Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte", "Edm.SByte
 
 @attrs.frozen
 class Connect:
-    """How to open a :class:`Session` (its keyword arguments); secrets never in ``repr``."""
+    """How to open a :class:`Session` (its keyword arguments); secrets never in ``repr``.
+
+    ``progress`` receives a :class:`PullEvent` per table started, page read and table done
+    (called from the thread dlt runs the resources in).
+    """
 
     options: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
     timezone: str | None = None
+    progress: Callable[[bm.PullEvent], None] | None = attrs.field(default=None, hash=False)
+
+    def tell(self, kind: str, index: int, plan: TablePlan, *, pages: int, rows: int) -> None:
+        """Send one progress event, if anyone listens."""
+        if self.progress is not None:
+            item = bm.PullItem(plan.spec.report, label=plan.table)
+            self.progress(bm.PullEvent(kind, index, item, pages=pages, rows=rows))  # type: ignore[arg-type]
 
     def session(self) -> bm.Session:
         """A new session with these options (no I/O here)."""
@@ -122,7 +133,12 @@ class Ledger:
 
 
 async def table_pages(
-    plan: TablePlan, connect: Connect, state: Callable[[], dict[str, Any]], ledger: Ledger
+    plan: TablePlan,
+    connect: Connect,
+    state: Callable[[], dict[str, Any]],
+    ledger: Ledger,
+    *,
+    index: int = 0,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the table's pages as typed rows; write its state when done (module docstring).
 
@@ -134,6 +150,7 @@ async def table_pages(
     rows = pages = 0
     last: dt.datetime | None = None
     complete = True
+    connect.tell("started", index, plan, pages=0, rows=0)
     if plan.skipped:
         complete = False
     else:
@@ -155,6 +172,7 @@ async def table_pages(
                             if isinstance(when, dt.datetime) and (last is None or when > last):
                                 last = when
                         rows += len(typed)
+                        connect.tell("page", index, plan, pages=pages, rows=rows)
                         if typed:
                             yield typed
                         if page.next_link is not None and pages >= plan.requests:
@@ -165,6 +183,7 @@ async def table_pages(
             except (bm.BudgetExhausted, bm.RateLimited):
                 complete = False
     _record(plan, state(), rows=rows, pages=pages, last=last, complete=complete)
+    connect.tell("done", index, plan, pages=pages, rows=rows)
 
 
 def _record(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
@@ -140,14 +140,14 @@ def _columns(plan: TablePlan) -> dict[str, dict[str, Any]]:
     return columns
 
 
-def _resource(plan: TablePlan, connect: Connect, ledger: Ledger) -> DltResource:
+def _resource(plan: TablePlan, connect: Connect, ledger: Ledger, index: int) -> DltResource:
     def state() -> dict[str, Any]:
         tables: dict[str, Any] = dlt.current.source_state().setdefault("tables", {})
         table: dict[str, Any] = tables.setdefault(plan.table, {})
         return table
 
     resource: DltResource = dlt.resource(  # type: ignore[call-overload]
-        table_pages(plan, connect, state, ledger),
+        table_pages(plan, connect, state, ledger, index=index),
         name=plan.table,
         write_disposition="merge" if plan.incremental else "replace",
         primary_key=ROW_KEY if plan.incremental else (),
@@ -184,6 +184,7 @@ def brightmetrics_source(
     restart: bool = False,
     incremental: bool | None = None,
     plan: SyncPlan | None = None,
+    progress: Callable[[bm.PullEvent], None] | None = None,
 ) -> DltSource:
     """A dlt source with one resource per report (``None``: every saved report).
 
@@ -193,7 +194,8 @@ def brightmetrics_source(
     reloads from it. ``overlap`` (``"1h"`` or a ``timedelta``) is read again on every run for
     late calls. ``reserve`` budget tokens are left unspent. ``incremental=True`` refuses
     reports without a date-time column, False replaces every table. ``plan`` (from
-    :func:`plan_sync`) skips planning here.
+    :func:`plan_sync`) skips planning here. ``progress`` receives a :class:`PullEvent` per
+    table started, page read and table done, from dlt's extraction thread.
 
     The plan is made when the source is created (metadata requests only; the watermarks are
     read from the active pipeline's state), so create the pipeline first. Raises
@@ -213,7 +215,7 @@ def brightmetrics_source(
         options["max_wait"] = max_wait
     span = _overlap(overlap)
     check_options(overlap=span, reserve=reserve, since=_since(since, clock))
-    connect = Connect(options, timezone)
+    connect = Connect(options, timezone, progress)
 
     @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
     def source() -> list[DltResource]:
@@ -231,7 +233,7 @@ def brightmetrics_source(
                 incremental=incremental,
             )
         ledger = Ledger({t.table: t.requests for t in chosen.tables})
-        return [_resource(table, connect, ledger) for table in chosen.tables]
+        return [_resource(t, connect, ledger, i) for i, t in enumerate(chosen.tables)]
 
     result: DltSource = source()
     return result

@@ -20,6 +20,7 @@ import platformdirs
 
 import brightmetrics_async as bm
 
+from ._display import Display
 from ._run import Ctx
 from ._settings import connection_options
 from ._start import start
@@ -170,15 +171,24 @@ def sync(
         if dry_run:
             return _print_plan(ctx, plan, metadata)
         settings = ctx.settings
-        source = brightmetrics_source(
-            auth=settings.auth(),
-            base_url=settings.url,
-            account=s.account,
-            budget=settings.make_budget(),
-            max_wait=settings.max_wait,
-            plan=plan,
-        )
-        await anyio.to_thread.run_sync(pipeline.run, source)
+        with Display(ctx, len(plan.tables), title="sync") as display:
+
+            def progress(event: bm.PullEvent) -> None:
+                display.on_event(event)
+                if event.kind == "done":
+                    text = f"{event.item.name}: {event.rows} rows, {event.pages} requests"
+                    display.finished(event.index, ok=True, text=text)
+
+            source = brightmetrics_source(
+                auth=settings.auth(),
+                base_url=settings.url,
+                account=s.account,
+                budget=settings.make_budget(),
+                max_wait=settings.max_wait,
+                plan=plan,
+                progress=progress,
+            )
+            await anyio.to_thread.run_sync(pipeline.run, source)
         state = pipeline.state.get("sources", {}).get(SOURCE_NAME, {}).get("tables", {})
         return _print_result(ctx, plan, state, metadata)
 
