@@ -111,16 +111,9 @@ async def plan_sync(
     span = _overlap(overlap)
     start = _since(since, session.clock)
     check_options(overlap=span, reserve=reserve, since=start)
-    refs = (
-        None
-        if reports is None
-        else [reports]
-        if isinstance(reports, str | bm.Report)
-        else list(reports)
-    )
     return await make_plan(
         session,
-        refs,
+        _refs(reports),
         tables_state=_tables_state(pipeline),
         since=start,
         overlap=span,
@@ -156,10 +149,18 @@ def _resource(plan: TablePlan, connect: Connect, ledger: Ledger, index: int) -> 
     return resource
 
 
-def _plan_now(options: Mapping[str, Any], reports: ReportsArg, **kwargs: Any) -> SyncPlan:
+def _refs(reports: ReportsArg) -> list[bm.Report | str] | None:
+    if reports is None:
+        return None
+    return [reports] if isinstance(reports, str | bm.Report) else list(reports)
+
+
+def _plan_now(
+    options: Mapping[str, Any], reports: ReportsArg, tables: Mapping[str, Any], **kwargs: Any
+) -> SyncPlan:
     async def main() -> SyncPlan:
         async with bm.Session(**options) as session:
-            return await plan_sync(session, reports, **kwargs)
+            return await make_plan(session, _refs(reports), tables_state=tables, **kwargs)
 
     # A thread of its own: the caller may be inside an event loop (a notebook, an app).
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -214,19 +215,20 @@ def brightmetrics_source(
     if max_wait is not None:
         options["max_wait"] = max_wait
     span = _overlap(overlap)
-    check_options(overlap=span, reserve=reserve, since=_since(since, clock))
+    start = _since(since, clock)
+    check_options(overlap=span, reserve=reserve, since=start)
     connect = Connect(options, timezone, progress)
 
     @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
     def source() -> list[DltResource]:
         chosen = plan
         if chosen is None:
-            state = dlt.current.source_state()
+            tables = dlt.current.source_state().get("tables", {})
             chosen = _plan_now(
                 options,
                 reports,
-                pipeline=_StateView(state),
-                since=since,
+                tables,
+                since=start,
                 overlap=span,
                 reserve=reserve,
                 restart=restart,
@@ -237,10 +239,3 @@ def brightmetrics_source(
 
     result: DltSource = source()
     return result
-
-
-class _StateView:
-    """Looks like a pipeline to :func:`_tables_state`: the source state as a pipeline's."""
-
-    def __init__(self, source_state: Mapping[str, Any]) -> None:
-        self.state = {"sources": {SOURCE_NAME: dict(source_state)}}

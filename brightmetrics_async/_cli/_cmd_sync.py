@@ -117,7 +117,13 @@ def _plan_json(plan: Any) -> list[dict[str, Any]]:
 @click.option("--since", metavar="WHEN", help="Where a table with no watermark starts (30d...).")
 @click.option("--overlap", default="1h", show_default=True, metavar="DURATION")
 @click.option("--timezone", metavar="TZ", help="Zone for --since dates [default: UTC].")
-@click.option("--reserve", type=int, default=10, show_default=True, help="Requests kept unspent.")
+@click.option(
+    "--reserve",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Requests kept unspent.",
+)
 @click.option("--restart", is_flag=True, help="Reload every table from --since.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost; load nothing.")
 @connection_options
@@ -147,13 +153,17 @@ def sync(
 
     async def main(ctx: Ctx) -> int:
         from brightmetrics_async._dates import parse_duration, parse_when
-        from brightmetrics_async.dlt import SOURCE_NAME, brightmetrics_source, plan_sync
+
+        try:
+            from brightmetrics_async.dlt import SOURCE_NAME, brightmetrics_source, plan_sync
+        except ImportError as exc:
+            raise bm.ConfigurationError(
+                f"sync needs dlt: pip install 'brightmetrics-async[dlt]' ({exc})"
+            ) from None
 
         span = parse_duration(overlap)
         async with ctx.settings.session() as s:
             start_at = parse_when(since, now=s.clock.time(), tz=timezone) if since else None
-            if not reserve >= 0:
-                raise bm.ConfigurationError("--reserve must be zero or more")
             pipeline = await anyio.to_thread.run_sync(_open_pipeline, to, dataset)
             refs = None if all_ else list(reports)
             wants = None if all_ or since is None else True

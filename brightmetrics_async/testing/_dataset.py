@@ -6,11 +6,12 @@ ending at ``now`` (the emulator's clock at construction), weighted towards weekd
 hours in the company's local zone, and kept sorted by start time so a time range is two
 bisections.
 
-Calls keep arriving: with a ``clock``, every local day after the anchor gets its own calls,
-drawn from ``random.Random(f"{seed}:{day}")`` at the history's average daily rate, and a call
-exists once the clock has passed its start. So when a test's ``VirtualClock`` moves on a day,
-a day of new calls is there, the same ones on every run; a test that keeps its clock keeps its
-data.
+Calls keep arriving: with a ``clock``, every local day after the anchor's day gets its own
+calls, drawn from ``random.Random(f"{seed}:{day}")`` at the history's average daily rate, and a
+call exists once the clock has passed its start. So when a test's ``VirtualClock`` moves on a
+day, a day of new calls is there, the same ones on every run; a test that keeps its clock keeps
+its data. Arrivals start at the first local midnight after the anchor (the rest of the anchor's
+day stays quiet), so a test on the real clock sees its data change only across that midnight.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class Dataset:
         self._daily = calls / max(days, 1)
         self._arrived: list[Call] = []  # calls after the anchor, in time order
         self._arrived_starts: list[datetime] = []
-        self._next_day = self.now.astimezone(_LOCAL).date()  # first day not generated yet
+        # The first day not generated yet: the anchor's own day stays as the history left it.
+        self._next_day = self.now.astimezone(_LOCAL).date() + timedelta(days=1)
 
     @property
     def calls(self) -> tuple[Call, ...]:
@@ -146,7 +148,6 @@ class Dataset:
         weight = 0.4 if day.weekday() >= 5 else 1.2
         count = round(self._daily * weight * rng.uniform(0.8, 1.2))
         drawn = [self._call_on(rng, day, latest=None) for _ in range(count)]
-        # The history covers everything up to the anchor.
         new = [c for c in drawn if c is not None and c.start > self.now]
         new.sort(key=lambda c: c.start)
         self._arrived += new
