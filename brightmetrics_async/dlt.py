@@ -235,7 +235,11 @@ def brightmetrics_source(
                 incremental=incremental,
             )
         ledger = Ledger({t.table: t.requests for t in chosen.tables})
-        return [_resource(t, connect, ledger, i) for i, t in enumerate(chosen.tables)]
+        # A table the budget gave nothing gets no resource: an empty "replace" resource
+        # would empty its table.
+        return [
+            _resource(t, connect, ledger, i) for i, t in enumerate(chosen.tables) if not t.skipped
+        ]
 
     result: DltSource = source()
     return result

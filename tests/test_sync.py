@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -198,8 +199,7 @@ async def test_a_budget_too_small_loads_the_oldest_part_and_the_next_run_fills_t
     }
     mark = dt.datetime.fromisoformat(first["watermark"])
     assert start < mark < now
-    assert state["search_by_callerid"]["last_run"]["requests"] == 0  # nothing left for it
-    assert "watermark" not in state["search_by_callerid"]
+    assert "search_by_callerid" not in state  # nothing left for it: it did not run
     loaded = _table(tmp_path, "agent_detail")
     prefix = await _pulled(server, clock, tmp_path, "Agent Detail", start, mark)
     assert {_normal(r) for r in loaded} == {_normal(r) for r in prefix}
@@ -277,5 +277,16 @@ async def test_unknown_report_and_incremental_summary_are_refused_before_data(
     assert data == []  # metadata only
 
 
-async def test_telemetry_is_off_by_default() -> None:
-    assert os.environ.get("RUNTIME__DLTHUB_TELEMETRY") == "false"
+async def test_importing_the_source_switches_dlt_telemetry_off() -> None:
+    code = (
+        "import brightmetrics_async.dlt\n"
+        "from dlt.common.configuration import resolve_configuration\n"
+        "from dlt.common.configuration.specs import RuntimeConfiguration\n"
+        "print(resolve_configuration(RuntimeConfiguration()).dlthub_telemetry)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RUNTIME__DLTHUB_TELEMETRY"}
+    done = await anyio.run_process([sys.executable, "-c", code], env=env)
+    assert done.stdout.decode().strip() == "False"
+    env["RUNTIME__DLTHUB_TELEMETRY"] = "true"  # the user's choice is kept
+    done = await anyio.run_process([sys.executable, "-c", code], env=env)
+    assert done.stdout.decode().strip() == "True"

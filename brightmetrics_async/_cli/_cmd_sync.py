@@ -235,7 +235,8 @@ def _print_plan(ctx: Ctx, plan: Any, metadata: int) -> int:
 def _print_result(ctx: Ctx, plan: Any, state: Any, metadata: int) -> int:
     rows = []
     for t in plan.tables:
-        last = state.get(t.table, {}).get("last_run", {})
+        # A skipped table did not run: its stored last_run is an older run's.
+        last = {} if t.skipped else state.get(t.table, {}).get("last_run", {})
         rows.append(
             {
                 "table": t.table,
