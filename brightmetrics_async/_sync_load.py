@@ -142,10 +142,10 @@ async def table_pages(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield the table's pages as typed rows; write its state when done (module docstring).
 
-    Stops past the planned requests when the budget is down to the plan's ``floor``, or when
-    the budget refuses a request, with the
-    watermark at the last row loaded (pages come in time order). Other errors propagate (the
-    run then commits nothing).
+    Past the planned requests it goes on while the budget keeps more than the plan's
+    ``floor`` plus what the other tables still need; it stops there, or when the budget
+    refuses a request, with the watermark at the last row loaded (pages come in time order).
+    Other errors propagate (the run then commits nothing).
     """
     rows = pages = 0
     last: dt.datetime | None = None
