@@ -91,6 +91,7 @@ async def make_plan(
     *,
     tables_state: Mapping[str, Any],
     since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     overlap: dt.timedelta = DEFAULT_OVERLAP,
     reserve: int = DEFAULT_RESERVE,
     restart: bool = False,
@@ -101,7 +102,7 @@ async def make_plan(
     The one place a run's cost is decided, so a better estimator (a dry run that knows page
     counts) replaces :func:`plan_run`'s estimate here.
     """
-    check_options(overlap=overlap, reserve=reserve, since=since)  # before any request
+    check_options(overlap=overlap, reserve=reserve, since=since, until=until)  # no request yet
     specs = await gather_specs(session, reports, incremental=incremental)
     snapshot = await session.budget_status()
     now = dt.datetime.fromtimestamp(session.clock.time(), dt.UTC)
@@ -114,5 +115,6 @@ async def make_plan(
         reserve=reserve,
         overlap=overlap,
         since=since,
+        until=until,
         restart=restart,
     )

@@ -8,7 +8,8 @@ Theory of operation
 A table is *incremental* when its report has a date-time column that is also a date-time
 filter property: each run asks for ``column ge start and column le end`` where ``end`` is now
 and ``start`` is the stored watermark minus the overlap (late calls arrive in that hour), or,
-for a table with no watermark (or ``restart``), the ``since`` point. Other tables (summaries)
+for a table with no watermark (or ``restart``), the ``since`` point (``until`` caps ``end``;
+a table already past it has nothing to load). Other tables (summaries)
 are *replaced* by one request for the report's default range.
 
 Cost: a detail report comes in time slices, one request each. The slice length is not
@@ -112,7 +113,7 @@ class TablePlan:
     @property
     def skipped(self) -> bool:
         """True when the budget left nothing for this table."""
-        return self.requests == 0
+        return self.requests == 0 and not self.complete
 
 
 @attrs.frozen
@@ -150,11 +151,18 @@ class SyncPlan:
         )
 
 
-def check_options(*, overlap: dt.timedelta, reserve: int, since: dt.datetime | None = None) -> None:
+def check_options(
+    *,
+    overlap: dt.timedelta,
+    reserve: int,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> None:
     """Refuse bad options before any request.
 
     Raises :class:`ConfigurationError` for an overlap of zero or less, a negative reserve or
-    a naive ``since``; ``TypeError`` for an overlap that is not a ``timedelta``.
+    a naive ``since`` or ``until``, or ``since`` after ``until``; ``TypeError`` for an overlap
+    that is not a ``timedelta``.
     """
     if not isinstance(overlap, dt.timedelta):
         raise TypeError(f"overlap is a datetime.timedelta, not {type(overlap).__name__}")
@@ -162,8 +170,11 @@ def check_options(*, overlap: dt.timedelta, reserve: int, since: dt.datetime | N
         raise bm.ConfigurationError(f"the overlap must be more than zero, not {overlap}")
     if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
         raise bm.ConfigurationError("the reserve must be a whole number, zero or more")
-    if since is not None and since.utcoffset() is None:
-        raise bm.ConfigurationError("since must be an aware datetime")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.utcoffset() is None:
+            raise bm.ConfigurationError(f"{name} must be an aware datetime")
+    if since is not None and until is not None and since > until:
+        raise bm.ConfigurationError(f"since ({since.isoformat()}) is after until")
 
 
 def _pages(start: dt.datetime, end: dt.datetime, seconds_per_page: float) -> int:
@@ -180,14 +191,15 @@ def plan_run(
     reserve: int = DEFAULT_RESERVE,
     overlap: dt.timedelta = DEFAULT_OVERLAP,
     since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     restart: bool = False,
 ) -> SyncPlan:
     """Plan a run (see the module docstring).
 
     Raises :class:`ConfigurationError` for an overlap of zero or less, a negative reserve,
-    a naive ``now`` or ``since``, or a ``since`` after ``now``.
+    a naive ``now``, ``since`` or ``until``, a ``since`` after ``now`` or after ``until``.
     """
-    check_options(overlap=overlap, reserve=reserve, since=since)
+    check_options(overlap=overlap, reserve=reserve, since=since, until=until)
     if now.utcoffset() is None:
         raise bm.ConfigurationError("now must be an aware datetime")
     if since is not None and since > now:
@@ -204,18 +216,21 @@ def plan_run(
             start = state.watermark - overlap
         else:
             start = since if since is not None else now - DEFAULT_HISTORY
-        wanted.append((spec, start, now, _pages(start, now, per_page), per_page))
+        end = min(now, until) if until is not None else now
+        pages = _pages(start, end, per_page) if end > start else 0  # 0: nothing new before until
+        wanted.append((spec, start, end, pages, per_page))
     estimate = bm.estimate_requests(
         [bm.PullItem(spec.report) for spec, *_ in wanted],
         policy=bm.PollPolicy(),
-        known_pages={spec.report.url.lower(): pages for spec, _, _, pages, _ in wanted},
+        known_pages={spec.report.url.lower(): max(1, pages) for spec, _, _, pages, _ in wanted},
         cached_metadata=True,  # the metadata was read while gathering the specs
     )
     left = max(0, remaining - reserve)
+    pages_of = {spec.table: pages for spec, _, _, pages, _ in wanted}
     plans = []
     for (spec, low, high, _, per_page), cost in zip(wanted, estimate.items, strict=True):
         mark = states.get(spec.table, TableState()).watermark
-        need = cost.requests
+        need = cost.requests if pages_of[spec.table] else 0
         if need <= left:
             plans.append(TablePlan(spec, low, high, need, True, mark, per_page))
             left -= need

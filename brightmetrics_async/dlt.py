@@ -75,11 +75,13 @@ def _overlap(value: dt.timedelta | str) -> dt.timedelta:
     return parse_duration(value) if isinstance(value, str) else value
 
 
-def _since(value: str | dt.datetime | dt.date | None, clock: bm.Clock | None) -> dt.datetime | None:
+def _when(
+    value: str | dt.datetime | dt.date | None, clock: bm.Clock | None, *, end: bool = False
+) -> dt.datetime | None:
     if value is None:
         return None
     now = (clock or bm.SystemClock()).time()
-    return parse_when(value, now=now)
+    return parse_when(value, now=now, end=end)
 
 
 def _tables_state(pipeline: Any) -> Mapping[str, Any]:
@@ -96,6 +98,7 @@ async def plan_sync(
     *,
     pipeline: Any = None,
     since: str | dt.datetime | dt.date | None = None,
+    until: str | dt.datetime | dt.date | None = None,
     overlap: dt.timedelta | str = DEFAULT_OVERLAP,
     reserve: int = DEFAULT_RESERVE,
     restart: bool = False,
@@ -109,13 +112,15 @@ async def plan_sync(
     options (before any request), :class:`NotFound` for an unknown report.
     """
     span = _overlap(overlap)
-    start = _since(since, session.clock)
-    check_options(overlap=span, reserve=reserve, since=start)
+    start = _when(since, session.clock)
+    stop = _when(until, session.clock, end=True)
+    check_options(overlap=span, reserve=reserve, since=start, until=stop)
     return await make_plan(
         session,
         _refs(reports),
         tables_state=_tables_state(pipeline),
         since=start,
+        until=stop,
         overlap=span,
         reserve=reserve,
         restart=restart,
@@ -180,6 +185,7 @@ def brightmetrics_source(
     retry: bm.RetryPolicy | None = None,
     timezone: str | None = None,
     since: str | dt.datetime | dt.date | None = None,
+    until: str | dt.datetime | dt.date | None = None,
     overlap: dt.timedelta | str = DEFAULT_OVERLAP,
     reserve: int = DEFAULT_RESERVE,
     restart: bool = False,
@@ -192,8 +198,9 @@ def brightmetrics_source(
     ``reports`` are titles, GUIDs or :class:`Report` objects. The connection options are
     :class:`Session`'s. ``since`` (a date, a date-time, ``30d``, ``yesterday``...) is where a
     table with no watermark starts (default: 30 days ago); with ``restart=True`` every table
-    reloads from it. ``overlap`` (``"1h"`` or a ``timedelta``) is read again on every run for
-    late calls. ``reserve`` budget tokens are left unspent. ``incremental=True`` refuses
+    reloads from it. ``until`` caps a run's end (default: now; a date means its end).
+    ``overlap`` (``"1h"`` or a ``timedelta``) is read again on every run for late calls.
+    ``reserve`` budget tokens are left unspent. ``incremental=True`` refuses
     reports without a date-time column, False replaces every table. ``plan`` (from
     :func:`plan_sync`) skips planning here. ``progress`` receives a :class:`PullEvent` per
     table started, page read and table done, from dlt's extraction thread.
@@ -215,8 +222,9 @@ def brightmetrics_source(
     if max_wait is not None:
         options["max_wait"] = max_wait
     span = _overlap(overlap)
-    start = _since(since, clock)
-    check_options(overlap=span, reserve=reserve, since=start)
+    start = _when(since, clock)
+    stop = _when(until, clock, end=True)
+    check_options(overlap=span, reserve=reserve, since=start, until=stop)
     connect = Connect(options, timezone, progress)
 
     @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
@@ -229,17 +237,16 @@ def brightmetrics_source(
                 reports,
                 tables,
                 since=start,
+                until=stop,
                 overlap=span,
                 reserve=reserve,
                 restart=restart,
                 incremental=incremental,
             )
         ledger = Ledger({t.table: t.requests for t in chosen.tables})
-        # A table the budget gave nothing gets no resource: an empty "replace" resource
+        # A table with nothing to request gets no resource: an empty "replace" resource
         # would empty its table.
-        return [
-            _resource(t, connect, ledger, i) for i, t in enumerate(chosen.tables) if not t.skipped
-        ]
+        return [_resource(t, connect, ledger, i) for i, t in enumerate(chosen.tables) if t.requests]
 
     result: DltSource = source()
     return result

@@ -189,6 +189,16 @@ async def test_dry_run_plans_without_data_requests(tmp_path: Path) -> None:
         plan = json.loads(run.out)
         assert [t["requests"] for t in plan["tables"]] == [9, 9]
         assert plan["metadata_requests"] == 4
+        run = await run_cli(
+            *_args(server, tmp_path, *REPORTS, "--since", "60d", "--until", "30d", "--dry-run"),
+            env=_env(tmp_path),
+        )
+        assert run.code == 0, run.err
+        capped = json.loads(run.out)["tables"]
+        assert [t["requests"] for t in capped] == [5, 5]  # 30 days in weekly slices
+        ends = {dt.datetime.fromisoformat(t["to"]) for t in capped}
+        assert len(ends) == 1
+        assert ends.pop() < dt.datetime.now(dt.UTC) - dt.timedelta(days=29)
         assert _data_requests(server) == []
 
 

@@ -61,6 +61,20 @@ def test_restart_reloads_from_since_and_no_watermark_starts_there() -> None:
     assert plan.tables[0].requests == 60
 
 
+def test_until_caps_the_end_and_a_table_past_it_has_nothing_to_load() -> None:
+    until = NOW - 10 * DAY
+    states = {"search": TableState(NOW - DAY)}
+    plan = plan_run(
+        [DETAIL, OTHER], states=states, now=NOW, remaining=100, since=NOW - 60 * DAY, until=until
+    )
+    detail, other = plan.tables
+    assert (detail.end, detail.requests, detail.complete) == (until, 8, True)
+    assert (other.requests, other.complete, other.skipped) == (0, True, False)
+    assert plan.complete
+    with pytest.raises(bm.ConfigurationError, match="after until"):
+        plan_run([DETAIL], states={}, now=NOW, remaining=9, since=until + DAY, until=until)
+
+
 def test_a_range_that_does_not_fit_loads_its_oldest_part() -> None:
     since = NOW - 60 * DAY
     plan = plan_run([DETAIL, OTHER], states={}, now=NOW, remaining=15, reserve=10, since=since)

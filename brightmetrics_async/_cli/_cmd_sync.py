@@ -115,6 +115,7 @@ def _plan_json(plan: Any) -> list[dict[str, Any]]:
 )
 @click.option("--dataset", default="reports", show_default=True, help="Dataset (schema).")
 @click.option("--since", metavar="WHEN", help="Where a table with no watermark starts (30d...).")
+@click.option("--until", metavar="WHEN", help="Load up to this point [default: now].")
 @click.option("--overlap", default="1h", show_default=True, metavar="DURATION")
 @click.option("--timezone", metavar="TZ", help="Zone for --since dates [default: UTC].")
 @click.option(
@@ -133,6 +134,7 @@ def sync(
     to: str,
     dataset: str,
     since: str | None,
+    until: str | None,
     overlap: str,
     timezone: str | None,
     reserve: int,
@@ -163,7 +165,9 @@ def sync(
 
         span = parse_duration(overlap)
         async with ctx.settings.session() as s:
-            start_at = parse_when(since, now=s.clock.time(), tz=timezone) if since else None
+            now = s.clock.time()
+            start_at = parse_when(since, now=now, tz=timezone) if since else None
+            stop_at = parse_when(until, now=now, tz=timezone, end=True) if until else None
             pipeline = await anyio.to_thread.run_sync(_open_pipeline, to, dataset)
             refs = None if all_ else list(reports)
             wants = None if all_ or since is None else True
@@ -172,6 +176,7 @@ def sync(
                 refs,
                 pipeline=pipeline,
                 since=start_at,
+                until=stop_at,
                 overlap=span,
                 reserve=reserve,
                 restart=restart,
@@ -235,8 +240,9 @@ def _print_plan(ctx: Ctx, plan: Any, metadata: int) -> int:
 def _print_result(ctx: Ctx, plan: Any, state: Any, metadata: int) -> int:
     rows = []
     for t in plan.tables:
-        # A skipped table did not run: its stored last_run is an older run's.
-        last = {} if t.skipped else state.get(t.table, {}).get("last_run", {})
+        # A table with nothing to request did not run: its stored last_run is an older run's.
+        last = state.get(t.table, {}).get("last_run", {}) if t.requests else {}
+        last = last if t.requests else {"complete": t.complete}
         rows.append(
             {
                 "table": t.table,
