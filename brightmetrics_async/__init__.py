@@ -24,6 +24,7 @@ from ._budget import default_budget_path as default_budget_path
 from ._bulk import Pull as Pull
 from ._clock import Clock as Clock
 from ._clock import SystemClock as SystemClock
+from ._dates import period as period
 from ._errors import ApiError as ApiError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BrightmetricsError as BrightmetricsError
@@ -144,6 +145,7 @@ __all__ = [
     "ne",
     "odata_name",
     "parse_filter",
+    "period",
     "render_filter",
     "where",
     "windows_timezone",

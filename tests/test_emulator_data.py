@@ -235,3 +235,22 @@ async def test_date_bounds_narrow_the_range() -> None:
     stamps = [r["Call_Date_Time"] for r in body["value"]]
     assert stamps  # far outside the 60-day default range
     assert all("2025-10-01T" <= t < "2025-10-03T" for t in stamps)
+
+
+def test_calls_keep_arriving_as_the_clock_moves() -> None:
+    from datetime import UTC
+
+    from brightmetrics_async.testing._dataset import Dataset
+
+    now = [1_767_225_600.0]
+    live = Dataset(seed=3, now=now[0], clock=lambda: now[0])
+    fixed = Dataset(seed=3, now=now[0])
+    assert live.calls == fixed.calls  # a test that keeps its clock keeps its data
+    now[0] += 86400
+    arrived = live.calls[len(fixed.calls) :]
+    assert 5 < len(arrived) < 100
+    assert all(fixed.now < c.start <= datetime.fromtimestamp(now[0], UTC) for c in arrived)
+    again = Dataset(seed=3, now=1_767_225_600.0, clock=lambda: now[0])
+    assert again.calls == live.calls  # the same calls on every run
+    day = live.between(fixed.now, datetime.fromtimestamp(now[0], UTC))
+    assert list(day) == list(arrived)

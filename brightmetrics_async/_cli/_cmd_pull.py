@@ -23,6 +23,7 @@ from ._pulling import (
 )
 from ._run import Ctx
 from ._settings import connection_options
+from ._since import Period, apply_period, since_options
 from ._start import start
 from ._targets import (
     FORMAT_CHOICES,
@@ -110,6 +111,7 @@ async def _export_parquet(ctx: Ctx, s: bm.Session, target: Target) -> Outcome:
     help=f"{_FORMAT_HELP} [default: from the file suffix, else csv]",
 )
 @_target_options
+@since_options
 @connection_options
 def export(
     report: str,
@@ -130,7 +132,9 @@ def export(
                 "parquet needs pyarrow: pip install 'brightmetrics-async[parquet]'"
             )
         target = Target(report, chosen, path, filter_, timezone, use_async)
+        period = Period.read(kwargs["since"], kwargs["until"], timezone, now=time.time())
         async with ctx.settings.session() as s:
+            (target,) = await apply_period(s, [target], period)
             await validate(s, [target])
             if chosen == "parquet" and not use_async:
                 outcome = await _export_parquet(ctx, s, target)
@@ -186,6 +190,7 @@ def _targets_for(
     help=f"Repeat for several. {_FORMAT_HELP} [default: csv]",
 )
 @_target_options
+@since_options
 @click.option("--parallel", type=click.IntRange(1, 64), help="Items at once [default: 4].")
 @click.option("--yes", "-y", is_flag=True, help="Start even if the estimate exceeds the budget.")
 @connection_options
@@ -218,6 +223,7 @@ def pull(
         out = Path(output_dir)
         fmts = [normalize_format(f) for f in formats] or ["csv"]
         width = parallel
+        period = Period.read(kwargs["since"], kwargs["until"], timezone, now=time.time())
         async with ctx.settings.session() as s:
             if plan is not None:
                 targets, plan_parallel = read_plan(Path(plan), out)
@@ -227,6 +233,7 @@ def pull(
                 targets = _targets_for(refs, fmts, out, filter_, timezone, use_async)
             else:
                 targets = _targets_for(list(reports), fmts, out, filter_, timezone, use_async)
+            targets = await apply_period(s, targets, period)
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
             est = estimate(s, targets)

@@ -60,6 +60,7 @@ EXIT_CODES: tuple[ExitCode, ...] = (
         (bm.ApiError, bm.UnexpectedResponse, bm.BrightmetricsError),
     ),
     ExitCode(10, "file", "an output file could not be written", (OSError,)),
+    ExitCode(11, "partial", "sync: the budget covered part of the range; run again to continue"),
     ExitCode(
         130,
         "interrupted",

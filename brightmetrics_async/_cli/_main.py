@@ -8,6 +8,7 @@ from ._cmd_demo import demo
 from ._cmd_emulator import emulator
 from ._cmd_info import budget, filters, job, reports
 from ._cmd_pull import export, pull
+from ._cmd_sync import sync
 from ._exit import epilog
 
 __all__ = ["cli", "main"]
@@ -30,7 +31,7 @@ def cli() -> None:
     """The command group (see _HELP)."""
 
 
-for command in (reports, filters, export, pull, job, budget, emulator, demo):
+for command in (reports, filters, export, pull, sync, job, budget, emulator, demo):
     command.epilog = command.epilog or epilog()
     cli.add_command(command)
 

@@ -105,6 +105,7 @@ class Emulator:
                 now=self._anchor,
                 calls=self.config.calls,
                 days=self.config.history_days,
+                clock=self.clock,
             )
         return self._datasets[account]
 

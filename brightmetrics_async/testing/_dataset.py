@@ -1,17 +1,25 @@
 """A deterministic, seeded contact-center dataset: queues, agents and calls.
 
-Everything comes from one ``random.Random(seed)``, so the same seed, size and anchor time give
-the same calls. Calls are spread over ``days`` days ending at ``now`` (the emulator's clock at
-construction), weighted towards weekdays and business hours in the company's local zone, and
-kept sorted by start time so a time range is two bisections.
+Everything comes from the seed, so the same seed, size and anchor time give the same calls.
+The history (``calls`` calls from one ``random.Random(seed)``) is spread over ``days`` days
+ending at ``now`` (the emulator's clock at construction), weighted towards weekdays and business
+hours in the company's local zone, and kept sorted by start time so a time range is two
+bisections.
+
+Calls keep arriving: with a ``clock``, every local day after the anchor's day gets its own
+calls, drawn from ``random.Random(f"{seed}:{day}")`` at the history's average daily rate, and a
+call exists once the clock has passed its start. So when a test's ``VirtualClock`` moves on a
+day, a day of new calls is there, the same ones on every run; a test that keeps its clock keeps
+its data. Arrivals start at the first local midnight after the anchor (the rest of the anchor's
+day stays quiet), so a test on the real clock sees its data change only across that midnight.
 """
 
 from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -82,21 +90,68 @@ class Call:
 class Dataset:
     """Queues, agents and calls built from ``seed``; see the module docstring."""
 
-    def __init__(self, *, seed: int, now: float, calls: int = 3000, days: int = 120) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        now: float,
+        calls: int = 3000,
+        days: int = 120,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         rng = random.Random(seed)
         self.now = datetime.fromtimestamp(now, UTC)
         self.queues: tuple[Queue, ...] = tuple(Queue(n, e, h) for n, e, h in _QUEUES)
         self.agents: tuple[Agent, ...] = self._make_agents(rng)
         built = [c for c in (self._make_call(rng, days) for _ in range(calls)) if c is not None]
         built.sort(key=lambda c: c.start)
-        self.calls: tuple[Call, ...] = tuple(built)
+        self._history: tuple[Call, ...] = tuple(built)
         self._starts = [c.start for c in built]
+        self._seed = seed
+        self._clock = clock
+        self._daily = calls / max(days, 1)
+        self._arrived: list[Call] = []  # calls after the anchor, in time order
+        self._arrived_starts: list[datetime] = []
+        # The first day not generated yet: the anchor's own day stays as the history left it.
+        self._next_day = self.now.astimezone(_LOCAL).date() + timedelta(days=1)
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every call that exists now: the history, then the calls that arrived since."""
+        return self._history + tuple(self._arrived[: self._arrived_count()])
 
     def between(self, start: datetime, stop: datetime) -> Sequence[Call]:
-        """Calls with ``start <= call.start < stop``, in time order."""
+        """Calls with ``start <= call.start < stop`` that exist now, in time order."""
         lo = bisect.bisect_left(self._starts, start)
         hi = bisect.bisect_left(self._starts, stop)
-        return self.calls[lo:hi]
+        found = self._history[lo:hi]
+        if self._clock is None or stop <= self.now:
+            return found
+        count = self._arrived_count()
+        lo = bisect.bisect_left(self._arrived_starts, start, hi=count)
+        hi = bisect.bisect_left(self._arrived_starts, stop, hi=count)
+        return (*found, *self._arrived[lo:hi])
+
+    def _arrived_count(self) -> int:
+        """How many arrived calls exist at the clock's time (generating days as needed)."""
+        if self._clock is None:
+            return 0
+        moment = datetime.fromtimestamp(self._clock(), UTC)
+        last_day = moment.astimezone(_LOCAL).date()
+        while self._next_day <= last_day:
+            self._arrive(self._next_day)
+            self._next_day += timedelta(days=1)
+        return bisect.bisect_right(self._arrived_starts, moment)
+
+    def _arrive(self, day: date) -> None:
+        rng = random.Random(f"{self._seed}:{day.isoformat()}")
+        weight = 0.4 if day.weekday() >= 5 else 1.2
+        count = round(self._daily * weight * rng.uniform(0.8, 1.2))
+        drawn = [self._call_on(rng, day, latest=None) for _ in range(count)]
+        new = [c for c in drawn if c is not None and c.start > self.now]
+        new.sort(key=lambda c: c.start)
+        self._arrived += new
+        self._arrived_starts += [c.start for c in new]
 
     def _make_agents(self, rng: random.Random) -> tuple[Agent, ...]:
         names = [
@@ -121,12 +176,16 @@ class Dataset:
         day = self.now.astimezone(_LOCAL).date() - timedelta(days=rng.randrange(days))
         if day.weekday() >= 5 and rng.random() < 0.7:  # weekends are quieter
             day -= timedelta(days=day.weekday() - 4)
+        return self._call_on(rng, day, latest=self.now)
+
+    def _call_on(self, rng: random.Random, day: date, *, latest: datetime | None) -> Call | None:
+        # The history's draws stop at a call after ``latest``: keep that order (seeded data).
         hour = rng.choices(range(24), weights=_HOUR_WEIGHTS)[0]
         local = datetime(day.year, day.month, day.day, hour, tzinfo=_LOCAL) + timedelta(
             seconds=rng.randrange(3600)
         )
         start = local.astimezone(UTC)
-        if start > self.now:
+        if latest is not None and start > latest:
             return None
         media = rng.choices(("Voice", "Chat", "Email"), weights=(8, 1.5, 0.5))[0]
         call_type = rng.choices(("Inbound", "Outbound", "Internal"), weights=(7, 2, 1))[0]
