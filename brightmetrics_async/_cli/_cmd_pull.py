@@ -6,12 +6,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 import brightmetrics_async as bm
 
-from ._display import Display, human_bytes
+from ._display import Display, human_bytes, plural
 from ._files import parquet_available, stream_parquet
+from ._journaling import earlier_run, forget
+from ._lookup import resolve, resolve_all
 from ._pulling import (
     Outcome,
     check_budget,
@@ -124,13 +127,13 @@ def export(
 
     async def main(ctx: Ctx) -> int:
         path = Path(output)
-        chosen = normalize_format(fmt) if fmt else format_for_path(path)
+        chosen = format_for_path(path, fmt)
         if chosen == "parquet" and not parquet_available():
             raise bm.ConfigurationError(
                 "parquet needs pyarrow: pip install 'brightmetrics-async[parquet]'"
             )
-        target = Target(report, chosen, path, filter_, timezone, use_async)
         async with ctx.settings.session() as s:
+            target = Target(await resolve(s, report), chosen, path, filter_, timezone, use_async)
             await validate(s, [target])
             if chosen == "parquet" and not use_async:
                 outcome = await _export_parquet(ctx, s, target)
@@ -155,10 +158,23 @@ def _targets_for(
     use_async: bool,
 ) -> list[Target]:
     return check_unique(
-        Target(ref, fmt, out / file_name(ref, fmt), filter_, timezone, use_async)
+        Target(ref, fmt, out / file_name(ref, fmt), filter_, timezone, use_async, journaled=True)
         for ref in refs
         for fmt in formats
     )
+
+
+async def _resolved(s: bm.Session, targets: list[Target], out: Path) -> list[Target]:
+    """Targets with their reports resolved (names matched loosely); a default file name
+    follows the report's title once it is known."""
+    refs = await resolve_all(s, [t.report for t in targets])
+    done = []
+    for t, ref in zip(targets, refs, strict=True):
+        path = t.path
+        if path == out / file_name(t.report, t.format):
+            path = out / file_name(ref, t.format)
+        done.append(attrs.evolve(t, report=ref, path=path, journaled=True))
+    return check_unique(done)
 
 
 @click.command()
@@ -188,6 +204,9 @@ def _targets_for(
 @_target_options
 @click.option("--parallel", type=click.IntRange(1, 64), help="Items at once [default: 4].")
 @click.option("--yes", "-y", is_flag=True, help="Start even if the estimate exceeds the budget.")
+@click.option(
+    "--fresh", is_flag=True, help="Start over: forget what an interrupted run of it left."
+)
 @connection_options
 def pull(
     reports: tuple[str, ...],
@@ -200,6 +219,7 @@ def pull(
     use_async: bool,
     parallel: int | None,
     yes: bool,
+    fresh: bool,
     **kwargs: Any,
 ) -> None:
     """Pull many reports at once into a directory.
@@ -207,6 +227,10 @@ def pull(
     Choose the reports with --all, with REPORT arguments, or with --plan. Before starting,
     prints what the pull will cost in requests and what is left of the budget, and refuses
     (exit 6) when it does not fit, unless --yes.
+
+    A pull is journaled: after Ctrl-C or a crash, run the same command again and it
+    continues (written files are skipped, jobs resumed, JSON continues from its last page).
+    Once every item succeeded the journal forgets them; --fresh forgets them first.
     """
     chosen = sum([bool(reports), all_, plan is not None])
     if chosen != 1:
@@ -218,7 +242,7 @@ def pull(
         out = Path(output_dir)
         fmts = [normalize_format(f) for f in formats] or ["csv"]
         width = parallel
-        async with ctx.settings.session() as s:
+        async with ctx.settings.session() as s, bm.Journal() as journal:
             if plan is not None:
                 targets, plan_parallel = read_plan(Path(plan), out)
                 width = width or plan_parallel
@@ -229,12 +253,23 @@ def pull(
                 targets = _targets_for(list(reports), fmts, out, filter_, timezone, use_async)
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
+            targets = [attrs.evolve(t, journaled=True) for t in targets]
             est = estimate(s, targets)
             await check_budget(ctx, s, est, yes=yes)
+            targets = await _resolved(s, targets, out)
             await validate(s, targets)
+            if fresh:
+                await forget(journal, targets)
+            else:
+                earlier = await earlier_run(journal, targets)
+                if earlier and not ctx.settings.json:
+                    ctx.err.print(earlier.text(), markup=False)
+            ctx.journaled = True
             started = time.perf_counter()
-            outcomes = await pull_targets(ctx, s, targets, parallel=width or 4)
+            outcomes = await pull_targets(ctx, s, targets, parallel=width or 4, journal=journal)
             took = time.perf_counter() - started
+            if all(o.ok for o in outcomes):
+                await forget(journal, targets)
             sent = s.requests_sent
             snap = await s.budget_status()
         ok = [o for o in outcomes if o.ok]
@@ -252,10 +287,16 @@ def pull(
             total = sum(o.bytes for o in ok)
             ctx.err.print(
                 f"{len(ok)} of {len(outcomes)} files written ({human_bytes(total)}) in "
-                f"{took:.1f} s; {sent} requests spent (estimated {est.total}); "
+                f"{took:.1f} s; {plural(sent, 'request')} spent (estimated {est.total}); "
                 f"{snap.remaining} left.",
                 markup=False,
             )
+            if len(ok) < len(outcomes):
+                ctx.err.print(
+                    "Run the same command again to retry the failed items (written files are "
+                    "kept), or add --fresh to start over.",
+                    markup=False,
+                )
         return first_failure(outcomes)
 
     start(kwargs, main)
