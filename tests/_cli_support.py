@@ -112,11 +112,18 @@ def sigint_not_ignored() -> Iterator[None]:
             signal.signal(signal.SIGINT, old)
 
 
-def run_in_pty(args: list[str], env: Mapping[str, str], timeout: float = 40) -> tuple[int, bytes]:
+def run_in_pty(
+    args: list[str],
+    env: Mapping[str, str],
+    timeout: float = 40,
+    answers: Mapping[bytes, bytes] | None = None,
+) -> tuple[int, bytes]:
     """Run the script with a pseudo-terminal as stdin/stdout/stderr; return code and output.
 
+    ``answers`` maps a prompt to what is typed once it appears (each answered once).
     Waits only on the child's output, polled with a timeout.
     """
+    pending = dict(answers or {})
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     proc = subprocess.Popen(
@@ -139,6 +146,9 @@ def run_in_pty(args: list[str], env: Mapping[str, str], timeout: float = 40) -> 
                 if not data:
                     break
                 chunks.append(data)
+                seen = b"".join(chunks)
+                for prompt in [p for p in pending if p in seen]:
+                    os.write(master, pending.pop(prompt))
             elif proc.poll() is not None:
                 break
         return proc.wait(timeout=10), b"".join(chunks)
