@@ -140,10 +140,10 @@ def export(
             else:
                 (outcome,) = await pull_targets(ctx, s, [target], parallel=1, title="export")
             sent = s.requests_sent
+        if outcome.error is not None:
+            raise outcome.error  # with --json: one error object on stdout, nothing else
         if ctx.settings.json:
             ctx.print_json({**outcome.as_json(), "requests": sent})
-        if outcome.error is not None:
-            raise outcome.error
         return 0
 
     start(kwargs, main)
