@@ -16,7 +16,7 @@ from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
 import brightmetrics_async as bm
-from brightmetrics_async.testing import EmulatorConfig
+from brightmetrics_async.testing import EmulatorConfig, Fault, FaultKind
 
 from ._cli_support import (
     SCRIPT,
@@ -356,3 +356,36 @@ async def test_interrupting_the_demo_prints_no_resume_commands(tmp_path: Path) -
     assert "interrupted" in err
     assert "job resume" not in err, "the demo's emulator stopped with it"
     assert "filtered to Media_Type eq 'Voice'" in err
+
+
+async def test_a_json_pull_continues_from_its_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["pull", AGENT_DETAIL, "-f", "json", "-o", str(out)]
+    async with emulator() as server:
+        env = key_env(server)
+        # The second page hangs for a while: Ctrl-C comes once the first is checkpointed.
+        server.emulator.faults.add(
+            Fault(FaultKind.DELAY, path_contains="skiptoken", times=1, seconds=5.0)
+        )
+        with sigint_not_ignored():
+            proc = await anyio.open_process([str(SCRIPT), *args], env=env)
+        async with proc, bm.Journal() as journal:
+            with anyio.fail_after(30):
+                while not any(e.state == "paging" for e in await journal.entries()):
+                    await anyio.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            with anyio.fail_after(30):
+                assert await proc.wait() == 130
+        before = len(server.emulator.requests_to(AGENT_DETAIL))
+        second = await run_cli(*args, "--json", env=env)
+        resumed = server.emulator.requests_to(AGENT_DETAIL)[before:]
+        whole = await run_cli(
+            "export", AGENT_DETAIL, "-o", str(tmp_path / "whole.json"), "--json", env=env
+        )
+    assert second.code == 0, second.err
+    assert "skiptoken" in resumed[0].target, "the rerun starts at the checkpoint"
+    assert whole.code == 0, whole.err
+    rows = json.loads((out / f"{AGENT_DETAIL}.json").read_text())
+    assert rows == json.loads((tmp_path / "whole.json").read_text())
+    assert json.loads(second.out)["items"][0]["rows"] == len(rows)
+    assert not list(out.glob(".*.part"))

@@ -18,7 +18,7 @@ import pytest
 
 import brightmetrics_async as bm
 from brightmetrics_async._cli._lookup import match_report
-from brightmetrics_async.testing import DEMO_API_KEY, DEMO_PASSWORD_HASH, DEMO_USER
+from brightmetrics_async.testing import DEMO_API_KEY, DEMO_PASSWORD, DEMO_PASSWORD_HASH, DEMO_USER
 
 from ._cli_support import cli_env, creds, emulator, key_env, run_cli, run_in_pty
 
@@ -51,6 +51,13 @@ async def test_the_command_line_beats_the_environment_which_beats_the_config(
         from_config = await run_cli(
             "reports", "--json", "--url", server.url, "--config", str(config)
         )
+        # A piped password goes with the user the environment names.
+        env_user = await run_cli(
+            "reports",
+            "--password-stdin",
+            env=cli_env(BRIGHTMETRICS_URL=server.url, BRIGHTMETRICS_USER=DEMO_USER),
+            stdin=DEMO_PASSWORD + "\n",
+        )
         auths = [r.header("Authorization") or "" for r in server.emulator.requests]
     assert typed.code == 3, typed.both
     assert from_env.code == 0, from_env.err
@@ -61,7 +68,8 @@ async def test_the_command_line_beats_the_environment_which_beats_the_config(
         both_env.err
     )
     assert from_config.code == 0, from_config.err
-    assert [a.split()[0] for a in auths] == ["Basic", "Bearer", "Basic"]
+    assert env_user.code == 0, env_user.err
+    assert [a.split()[0] for a in auths] == ["Basic", "Bearer", "Basic", "Basic"]
     assert auths[1] == f"Bearer {DEMO_API_KEY}"
     assert "wrong" not in typed.both
 

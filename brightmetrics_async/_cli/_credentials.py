@@ -2,8 +2,9 @@
 
 Levels, highest first: the command line, the environment (``BRIGHTMETRICS_*``), the config
 file. The highest level that names a credential kind (an API key, or a user) wins whole: its
-secret comes from the same level, never mixed with another level's. Two kinds at the same
-level (say ``--user`` and ``--api-key-stdin``) are an error naming both.
+secret comes from the same level, never mixed with another level's (one exception: a password
+typed or piped on the command line goes with the user a lower level names). Two kinds at the
+same level (say ``--user`` and ``--api-key-stdin``) are an error naming both.
 
 Secrets never travel on the command line (``/proc/<pid>/cmdline`` is readable by every local
 user): ``--api-key`` and ``--password`` alone ask on the terminal, ``--api-key-stdin`` and
@@ -169,10 +170,27 @@ def choose(
         user=("--user", params.get("user")),
         secret=password,
     )
-    if typed is None and password is not None:
-        raise bm.ConfigurationError("--password-stdin / --password need --user")
     if typed is not None:
         return typed
+    lower = _lower(environ, config, where)
+    if password is None:
+        return lower
+    # A password typed (or piped) for the user the environment or config file names.
+    if lower is None or lower.user is None:
+        raise bm.ConfigurationError(
+            "--password / --password-stdin need a user: --user, BRIGHTMETRICS_USER or user "
+            "in the config file"
+        )
+    return attrs.evolve(
+        lower,
+        source="command line",
+        kind="password",
+        secret=None if password[1] == ASK else password[1],
+    )
+
+
+def _lower(environ: Mapping[str, str], config: Mapping[str, str], where: str) -> Credential | None:
+    """The credential of the environment, else of the config file."""
     env_secret: tuple[Kind, str | None] | None = None
     if environ.get("BRIGHTMETRICS_PASSWORD_HASH"):
         env_secret = ("password_hash", environ["BRIGHTMETRICS_PASSWORD_HASH"])

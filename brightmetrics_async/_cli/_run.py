@@ -147,9 +147,15 @@ def report_error(ctx: Ctx, error: BaseException) -> int:
 
 def _print_interrupted(ctx: Ctx) -> None:
     pending = ctx.unfinished()
-    ctx.err.print("brightmetrics: interrupted; no partial files were left.", markup=False)
     if ctx.journaled:
+        ctx.err.print(
+            "brightmetrics: interrupted; no target file was left half-written (a JSON pull "
+            "keeps a hidden .part file to continue from).",
+            markup=False,
+        )
         ctx.err.print("Run the same command again to continue where it stopped.", markup=False)
+    else:
+        ctx.err.print("brightmetrics: interrupted; no partial files were left.", markup=False)
     for label, token, path in pending:
         target = shlex.quote(str(path)) if path is not None else "PATH"
         ctx.err.print(f"unfinished job {label}: resume with", markup=False)
