@@ -174,9 +174,12 @@ async def test_job_tokens_of_gone_jobs_and_other_hosts(tmp_path: Path) -> None:
             {**data, "status_url": re.sub(r"[0-9a-f]{8}", "00000000", data["status_url"], count=1)}
         )
         env = key_env(server)
+        polled = await run_cli("job", "status", token.strip("'"), "--json", env=env)
         elsewhere = await run_cli("job", "status", other, env=env)
         vanished = await run_cli("job", "resume", gone, "-o", str(tmp_path / "v.csv"), env=env)
     assert code == 130
+    assert polled.code == 0, polled.err
+    assert json.loads(polled.out)["title"] == "Service Summary", "the title, not only the GUID"
     assert elsewhere.code == 7, elsewhere.both
     assert "for a job on http://localhost" in elsewhere.err
     assert vanished.code in (4, 7), vanished.both

@@ -125,7 +125,11 @@ def job() -> None:
 @job.command("list")
 @connection_options
 def job_list(**kwargs: Any) -> None:
-    """List this service's unfinished jobs from the pull journal (no request)."""
+    """List unfinished jobs of pulls (no request).
+
+    Reads the pull journal: the jobs 'pull' started on this machine for this service that
+    are still within their hour, with report, format, age and time left.
+    """
 
     async def main(ctx: Ctx) -> int:
         rows = []
@@ -178,7 +182,11 @@ def job_list(**kwargs: Any) -> None:
 @click.option("--no-poll", is_flag=True, help="Only show what the token says (no request).")
 @connection_options
 def job_status(token: str, no_poll: bool, **kwargs: Any) -> None:
-    """Show a job's state; polls once if a poll is due (1 request)."""
+    """Show a job's state; polls once if a poll is due (1 request).
+
+    The report's title comes from the pull journal, else (when polling) from the service
+    document (1 more request).
+    """
 
     async def main(ctx: Ctx) -> int:
         text = read_token(token)
@@ -186,8 +194,12 @@ def job_status(token: str, no_poll: bool, **kwargs: Any) -> None:
         async with ctx.settings.session() as s:
             j = await open_job(s, text)
             title = _title(labels[j.status_url]) if j.status_url in labels else None
+            title = None if title == j.report else title  # a GUID-only pull's label
             if not no_poll:
                 await j.status()
+                if title is None:  # not a job of a pull here: the service document names it
+                    found = [r for r in await s.reports() if r.url == j.report]
+                    title = found[0].title if found else None
         info = _job_json(j, title)
         if ctx.settings.json:
             ctx.print_json(info)

@@ -75,7 +75,7 @@ EXIT_CODES: tuple[ExitCode, ...] = (
     ExitCode(
         130,
         "interrupted",
-        "stopped by Ctrl-C (resume tokens of unfinished jobs printed)",
+        "stopped by Ctrl-C (rerun a pull to continue; job resume tokens printed)",
         (KeyboardInterrupt,),
     ),
 )

@@ -174,6 +174,7 @@ def connection_options(func: F) -> F:
             is_flag=False,
             flag_value=ASK,
             default=None,
+            metavar="",
             help="Ask for the API key (a value here is refused) [env: BRIGHTMETRICS_API_KEY].",
         ),
         click.option("--api-key-stdin", is_flag=True, help="Read the API key from standard input."),
@@ -187,6 +188,7 @@ def connection_options(func: F) -> F:
             is_flag=False,
             flag_value=ASK,
             default=None,
+            metavar="",
             help="Ask for the password (a value here is refused) [env: BRIGHTMETRICS_PASSWORD].",
         ),
         click.option(
