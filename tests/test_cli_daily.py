@@ -391,4 +391,5 @@ async def test_a_json_pull_continues_from_its_checkpoint(tmp_path: Path) -> None
     rows = json.loads((out / f"{AGENT_DETAIL}.json").read_text())
     assert rows == json.loads((tmp_path / "whole.json").read_text())
     assert json.loads(second.out)["items"][0]["rows"] == len(rows)
+    assert json.loads(second.out)["earlier_run"] == {"done": 0, "jobs": 0, "paging": 1}
     assert not list(out.glob(".*.part"))

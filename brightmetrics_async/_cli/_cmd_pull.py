@@ -13,7 +13,7 @@ import brightmetrics_async as bm
 
 from ._display import Display, human_bytes, plural
 from ._files import parquet_available, stream_parquet
-from ._journaling import earlier_run, forget
+from ._journaling import Earlier, earlier_run, forget
 from ._lookup import resolve, resolve_all
 from ._pulling import (
     Outcome,
@@ -258,6 +258,7 @@ def pull(
             await check_budget(ctx, s, est, yes=yes)
             targets = await _resolved(s, targets, out)
             await validate(s, targets)
+            earlier = Earlier()
             if fresh:
                 await forget(journal, targets)
             else:
@@ -278,6 +279,7 @@ def pull(
                 {
                     "items": [o.as_json() for o in outcomes],
                     "estimate": estimate_json(est),
+                    "earlier_run": attrs.asdict(earlier),
                     "requests": sent,
                     "remaining": snap.remaining,
                     "elapsed": round(took, 3),
