@@ -3,6 +3,7 @@ console script in a subprocess against the emulator (a pseudo-terminal where one
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -202,7 +203,10 @@ async def test_job_resume_never_shows_a_past_poll_time(tmp_path: Path) -> None:
             line.split()[3] for line in err.splitlines() if "brightmetrics job resume" in line
         ).strip("'")
         shift[0] = 700.0
-        await anyio.sleep(1.2)  # the token's next poll (1 s after the last) is past now
+        shown = await run_cli("job", "status", token, "--no-poll", "--json", env=key_env(server))
+        due = dt.datetime.fromisoformat(json.loads(shown.out)["next_poll_at"]).timestamp()
+        # ISO times keep whole seconds: the true time is less than 1 s after the one shown.
+        await anyio.sleep(max(0.0, due + 1.1 - time.time()))  # the next poll is past now
         resumed = await run_cli(
             "job", "resume", token, "-o", str(tmp_path / "r.csv"), env=key_env(server)
         )
