@@ -354,7 +354,7 @@ async def test_parquet_files_follow_the_umask_like_every_other_format(tmp_path: 
 async def test_interrupting_the_demo_prints_no_resume_commands(tmp_path: Path) -> None:
     with sigint_not_ignored():
         proc = await anyio.open_process(
-            [str(SCRIPT), "demo", "-o", str(tmp_path / "d"), "--job-seconds", "6"], env=cli_env()
+            [str(SCRIPT), "demo", "-o", str(tmp_path / "d"), "--job-seconds", "4"], env=cli_env()
         )
     async with proc:
         code, _, err = await _interrupt(proc, re.compile("submitted"))
