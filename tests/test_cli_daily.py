@@ -16,6 +16,7 @@ from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
 import brightmetrics_async as bm
+from brightmetrics_async._cli._ratelimit import duration
 from brightmetrics_async.testing import EmulatorConfig, Fault, FaultKind
 
 from ._cli_support import (
@@ -396,3 +397,18 @@ async def test_a_json_pull_continues_from_its_checkpoint(tmp_path: Path) -> None
     assert json.loads(second.out)["items"][0]["rows"] == len(rows)
     assert json.loads(second.out)["earlier_run"] == {"done": 0, "jobs": 0, "paging": 1}
     assert not list(out.glob(".*.part"))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (86223, "23 h 57 min"),
+        (86400, "24 h 0 min"),
+        (3 * 86400 + 7200, "3 d 2 h"),
+        (75, "1 min 15 s"),
+        (600, "10 min"),
+        (9, "9 s"),
+    ],
+)
+def test_durations_read_like_the_issue_asks(seconds: float, text: str) -> None:
+    assert duration(seconds) == text

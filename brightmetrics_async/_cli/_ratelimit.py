@@ -16,13 +16,14 @@ __all__ = ["duration", "explain_429", "local_when"]
 
 
 def duration(seconds: float) -> str:
-    """``86223`` -> ``23 h 57 min``; ``75`` -> ``1 min 15 s``; ``9`` -> ``9 s``."""
+    """``86223`` -> ``23 h 57 min``; ``75`` -> ``1 min 15 s``; ``9`` -> ``9 s``; two days
+    and more -> ``2 d 3 h``."""
     s = max(0, round(seconds))
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
+    if s >= 2 * 86400:
+        days, rest = divmod(s, 86400)
+        return f"{days} d {rest // 3600} h"
+    hours, rest = divmod(s, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
     if hours:
         return f"{hours} h {minutes} min"
     if minutes:
