@@ -112,7 +112,7 @@ async def test_the_readme_day_of_use_transcript(tmp_path: Path) -> None:
                 assert done.returncode == code, (command, output)
             lines = output.splitlines()
             missing = [x for x in expected if not _matches(x, lines)]
-            assert not missing, (command, missing, output)
+            assert not missing, f"{command}: missing {missing} in:\n{output}"
     assert (
         (tmp_path / "reports" / "voice" / "agent-detail.csv")
         .read_text()

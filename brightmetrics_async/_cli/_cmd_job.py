@@ -150,7 +150,7 @@ def job_list(**kwargs: Any) -> None:
                         **_job_json(j, _title(e.label)),
                         "path": e.path,
                         "age_seconds": round(now - j.submitted_at),
-                        "seconds_left": round((j.expires_at or now) - now),
+                        "seconds_left": int((j.expires_at or now) - now),
                         "token": e.token,
                     }
                     for e, j in rows
@@ -164,7 +164,7 @@ def job_list(**kwargs: Any) -> None:
         for e, j in rows:
             ctx.out.print(
                 f"  {_title(e.label)} [{j.format.value}]  started {duration(now - j.submitted_at)}"
-                f" ago, {duration((j.expires_at or now) - now)} left  -> {e.path or '-'}",
+                f" ago, {duration(int((j.expires_at or now) - now))} left  -> {e.path or '-'}",
                 markup=False,
             )
         ctx.out.print(
