@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import os
+from pathlib import PurePath
 
 from ._errors import ConfigurationError
 
-__all__ = ["Format", "parse_format"]
+__all__ = ["Format", "format_for_path", "parse_format"]
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -92,3 +94,36 @@ def parse_format(value: str | Format) -> Format:
     except KeyError:
         known = ", ".join(sorted({k for k in _ALIASES if "/" not in k}))
         raise ConfigurationError(f"unknown format {value!r}; use one of: {known}") from None
+
+
+#: File suffixes that name a format (``.csv`` also fits ``csv;formatted``, ``.pdf`` landscape).
+_SUFFIXES: dict[str, Format] = {
+    ".csv": Format.CSV,
+    ".json": Format.JSON,
+    ".pdf": Format.PDF,
+    ".xlsx": Format.XLSX,
+}
+
+
+def format_for_path(
+    path: str | os.PathLike[str],
+    format: Format | str | None = None,  # noqa: A002
+) -> Format:
+    """The format to write ``path`` in: ``format`` if given, else the one its suffix names.
+
+    ``report.xlsx`` gives XLSX; a suffix no format claims (``.txt``, none) gives CSV. An
+    explicit ``format`` must agree with a known suffix (``csv;formatted`` fits ``.csv``).
+
+    Raises :class:`ConfigurationError` when they contradict (nothing is requested then).
+    """
+    suffix = PurePath(os.fspath(path)).suffix.lower()
+    implied = _SUFFIXES.get(suffix)
+    if format is None:
+        return implied or Format.CSV
+    fmt = parse_format(format)
+    if implied is not None and implied.extension != fmt.extension:
+        raise ConfigurationError(
+            f"format {fmt.value!r} contradicts the file suffix {suffix!r} "
+            f"(which means {implied.value!r}): change one of them"
+        )
+    return fmt

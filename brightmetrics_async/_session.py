@@ -26,7 +26,7 @@ from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._errors import ConfigurationError, NotFound, UnexpectedResponse
 from ._filters import FilterExpr, prepare_filter
-from ._formats import Format, parse_format
+from ._formats import Format, format_for_path, parse_format
 from ._http import HttpClient, Response, Timeouts
 from ._jobs import Job
 from ._journal import Journal
@@ -354,7 +354,7 @@ class Session:
         report: ReportRef,
         path: str | os.PathLike[str],
         *,
-        format: Format | str = Format.CSV,  # noqa: A002
+        format: Format | str | None = None,  # noqa: A002
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
@@ -365,9 +365,11 @@ class Session:
         The body goes in chunks to a temporary file beside ``path``, renamed only when it is
         complete and of the requested type; a truncated body, an HTML error page or a wrong
         type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
+        The format is ``format``, else the one ``path``'s suffix names (``.xlsx``), else CSV;
+        a suffix contradicting ``format`` is a :class:`ConfigurationError` before any request.
         Returns the final path.
         """
-        fmt = parse_format(format)
+        fmt = format_for_path(path, format)  # the suffix names it; a contradiction is refused
         target = Path(path)
         if fmt is Format.JSON:
             with AtomicFile(target) as out:

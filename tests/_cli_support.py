@@ -56,15 +56,36 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def creds(server: EmulatorServer, key: str = DEMO_API_KEY) -> list[str]:
-    return ["--url", server.url, "--api-key", key]
+def creds(server: EmulatorServer) -> list[str]:
+    """The emulator's URL, and the demo API key read from stdin (``run_cli`` feeds it):
+    secrets are never given as option values."""
+    return ["--url", server.url, "--api-key-stdin"]
 
 
-async def run_cli(*args: str, env: Mapping[str, str] | None = None, timeout: float = 40) -> Run:
-    """Run the console script to completion (the event loop keeps serving meanwhile)."""
+def key_env(server: EmulatorServer, key: str = DEMO_API_KEY, **extra: str) -> dict[str, str]:
+    """An environment with the emulator's URL and an API key (for runs without stdin)."""
+    return cli_env(BRIGHTMETRICS_URL=server.url, BRIGHTMETRICS_API_KEY=key, **extra)
+
+
+async def run_cli(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 40,
+    stdin: str | None = None,
+) -> Run:
+    """Run the console script to completion (the event loop keeps serving meanwhile).
+
+    ``stdin`` is fed to the process; with ``--api-key-stdin`` it defaults to the demo key.
+    """
+    if stdin is None and "--api-key-stdin" in args:
+        stdin = DEMO_API_KEY + "\n"
     with anyio.fail_after(timeout):
         done = await anyio.run_process(
-            [str(SCRIPT), *args], env=dict(env or cli_env()), check=False, stdin=subprocess.DEVNULL
+            [str(SCRIPT), *args],
+            env=dict(env or cli_env()),
+            check=False,
+            input=None if stdin is None else stdin.encode(),
+            stdin=subprocess.DEVNULL if stdin is None else None,
         )
     return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
 
@@ -91,11 +112,18 @@ def sigint_not_ignored() -> Iterator[None]:
             signal.signal(signal.SIGINT, old)
 
 
-def run_in_pty(args: list[str], env: Mapping[str, str], timeout: float = 40) -> tuple[int, bytes]:
+def run_in_pty(
+    args: list[str],
+    env: Mapping[str, str],
+    timeout: float = 40,
+    answers: Mapping[bytes, bytes] | None = None,
+) -> tuple[int, bytes]:
     """Run the script with a pseudo-terminal as stdin/stdout/stderr; return code and output.
 
+    ``answers`` maps a prompt to what is typed once it appears (each answered once).
     Waits only on the child's output, polled with a timeout.
     """
+    pending = dict(answers or {})
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     proc = subprocess.Popen(
@@ -118,6 +146,9 @@ def run_in_pty(args: list[str], env: Mapping[str, str], timeout: float = 40) -> 
                 if not data:
                     break
                 chunks.append(data)
+                seen = b"".join(chunks)
+                for prompt in [p for p in pending if p in seen]:
+                    os.write(master, pending.pop(prompt))
             elif proc.poll() is not None:
                 break
         return proc.wait(timeout=10), b"".join(chunks)

@@ -161,15 +161,17 @@ async def test_async_export_polls_and_reports_its_cost(tmp_path: Path) -> None:
 
 async def test_exit_codes_and_no_secret_in_any_output(tmp_path: Path) -> None:
     async with emulator() as server:
-        wrong = await run_cli("reports", "--url", server.url, "--api-key", "feedfacecafe1234")
+        wrong = await run_cli(
+            "reports", "--url", server.url, "--api-key-stdin", stdin="feedfacecafe1234\n"
+        )
         basic = await run_cli(
             "reports",
             "--url",
             server.url,
-            "--user",
-            DEMO_USER,
-            "--password-hash",
-            bm.hash_password(SECOND_PASSWORD),
+            env=cli_env(
+                BRIGHTMETRICS_USER=DEMO_USER,
+                BRIGHTMETRICS_PASSWORD_HASH=bm.hash_password(SECOND_PASSWORD),
+            ),
         )
         unknown = await run_cli(
             "export", "No Such Report", "-o", str(tmp_path / "x.csv"), *creds(server)
@@ -211,7 +213,7 @@ async def test_exit_codes_and_no_secret_in_any_output(tmp_path: Path) -> None:
     assert "Traceback" not in wrong.both + unknown.both + bad.both
     assert not list(tmp_path.iterdir())
     verbose = await run_cli(
-        "reports", "--url", "http://127.0.0.1:9/OData.ashx", "--api-key", DEMO_API_KEY, "--verbose"
+        "reports", "--url", "http://127.0.0.1:9/OData.ashx", "--api-key-stdin", "--verbose"
     )
     assert verbose.code == 8
     assert "Traceback" in verbose.err
@@ -224,6 +226,7 @@ async def test_config_file_and_environment_credentials(tmp_path: Path) -> None:
         config.write_text(
             f'url = "{server.url}"\nuser = "{DEMO_USER}"\npassword_hash = "{DEMO_PASSWORD_HASH}"\n'
         )
+        config.chmod(0o600)
         from_file = await run_cli("reports", "--json", "--config", str(config))
         env = cli_env(BRIGHTMETRICS_URL=server.url, BRIGHTMETRICS_API_KEY=DEMO_API_KEY)
         from_env = await run_cli("reports", "--json", env=env)
@@ -232,6 +235,7 @@ async def test_config_file_and_environment_credentials(tmp_path: Path) -> None:
         (default_dir / "config.toml").write_text(
             f'url = "{server.url}"\napi_key = "{DEMO_API_KEY}"\n'
         )
+        (default_dir / "config.toml").chmod(0o600)
         from_default = await run_cli("reports", "--json")
         auths = [r.header("Authorization") for r in server.emulator.requests]
     assert from_file.code == from_env.code == from_default.code == 0, from_file.err
@@ -288,7 +292,7 @@ async def test_emulator_command_serves_until_interrupted() -> None:
         info = json.loads(buf.splitlines()[0])
         assert info["api_key"] == DEMO_API_KEY
         listed = await run_cli(
-            "reports", "--json", "--url", info["url"], "--api-key", info["api_key"]
+            "reports", "--json", "--url", info["url"], "--api-key-stdin", stdin=info["api_key"]
         )
         proc.send_signal(signal.SIGINT)
         with anyio.fail_after(20):

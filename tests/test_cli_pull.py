@@ -16,7 +16,15 @@ from anyio.streams.text import TextReceiveStream
 import brightmetrics_async as bm
 from brightmetrics_async.testing import DEMO_API_KEY, EmulatorConfig, EmulatorServer
 
-from ._cli_support import SCRIPT, cli_env, creds, emulator, run_cli, run_in_pty, sigint_not_ignored
+from ._cli_support import (
+    SCRIPT,
+    creds,
+    emulator,
+    key_env,
+    run_cli,
+    run_in_pty,
+    sigint_not_ignored,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -62,12 +70,16 @@ async def test_plan_pull_with_plain_lines_when_not_a_terminal(tmp_path: Path) ->
     assert "\x1b[" not in run.out, "no control sequences when stdout is not a terminal"
     lines = run.out.splitlines()
     assert any(line.startswith("started") for line in lines)
-    assert any(line.startswith("submitted") and AGENT_ACTIVITY in line for line in lines)
+    # The plan names a report by title, so the service document is read: the GUID entry's
+    # title is known, and names its line and its file (issue 15, point 7).
+    assert any(
+        line.startswith("submitted") and "Agent Activity Summary - All" in line for line in lines
+    )
     assert sum(line.startswith("done") for line in lines) == 3
     assert "This pull will cost about" in run.err
     assert "3 of 3 files written" in run.err
     assert sorted(p.name for p in out.iterdir()) == [
-        "041cee41-ac5f-4455-a02d-022705afe417.xlsx",
+        "agent-activity-summary-all-saved-msc-agents.xlsx",
         "service-summary.csv",
         "voice.json",
     ]
@@ -117,9 +129,8 @@ async def test_live_progress_under_a_pseudo_terminal(tmp_path: Path) -> None:
             "--async",
             "-o",
             str(tmp_path),
-            *creds(server),
         ]
-        env = cli_env(TERM="xterm-256color")
+        env = key_env(server, TERM="xterm-256color")
         env.pop("NO_COLOR")
         code, output = await anyio.to_thread.run_sync(run_in_pty, args, env)
     text = output.decode(errors="replace")
@@ -186,10 +197,9 @@ async def test_ctrl_c_leaves_no_partial_file_and_prints_resume_tokens(tmp_path: 
             "--async",
             "-o",
             str(out),
-            *creds(server),
         ]
         with sigint_not_ignored():
-            proc = await anyio.open_process([str(SCRIPT), *args], env=cli_env())
+            proc = await anyio.open_process([str(SCRIPT), *args], env=key_env(server))
         async with proc:
             assert proc.stdout is not None
             assert proc.stderr is not None

@@ -130,7 +130,7 @@ async def test_budget_too_small_exits_partial_and_the_next_run_completes(tmp_pat
     async with emulator(EmulatorConfig(quota_limit=None)) as server:
         args = _args(server, tmp_path, *REPORTS, "--since", since)
         run = await run_cli(*args, "--reserve", "140", env=_env(tmp_path))
-        assert run.code == 11, run.err
+        assert run.code == 12, run.err
         assert "partial" in run.err
         first = {t["table"]: t for t in json.loads(run.out)["tables"]}
         assert 1 <= first["agent_detail"]["requests"] < 9  # the oldest part that fits

@@ -86,6 +86,7 @@ def demo(output_dir: str, job_seconds: str, parallel: int, seed: int, **kwargs: 
     async def main(ctx: Ctx) -> int:
         from brightmetrics_async import testing as t
 
+        ctx.resumable = False  # its emulator stops with it: resume commands would be useless
         out = Path(output_dir)
         config = t.EmulatorConfig(seed=seed, job_seconds=duration, job_retry_after=1.0)
         em = t.Emulator(config)
@@ -97,6 +98,11 @@ def demo(output_dir: str, job_seconds: str, parallel: int, seed: int, **kwargs: 
             ) as s:
                 if not ctx.settings.json:
                     ctx.err.print(f"Emulator at {server.url}; writing to {out}/", markup=False)
+                    ctx.err.print(
+                        f"Note: the CSV of {_DEMO_FILTER[0]} is filtered to {_DEMO_FILTER[1]} "
+                        "and its other files are not, to show a filter at work.",
+                        markup=False,
+                    )
                 reports = await s.reports()
                 targets = demo_targets(reports, out, with_parquet=parquet_available())
                 high_s = duration[1] if isinstance(duration, tuple) else duration
@@ -138,7 +144,7 @@ def _summary(
             {
                 "files": [o.as_json() for o in outcomes],
                 "written": len(ok),
-                "rows": sum(o.rows for o in ok),
+                "rows": sum(o.rows or 0 for o in ok),
                 "bytes": sum(o.bytes for o in ok),
                 "requests": sent,
                 "requests_seen_by_emulator": seen,
@@ -149,13 +155,14 @@ def _summary(
             }
         )
         return
-    table = Table("File", "Format", "Rows", "Size", "Polls", "Time", title="Demo pull")
+    table = Table("File", "Format", "Filter", "Rows", "Size", "Polls", "Time", title="Demo pull")
     for o in outcomes:
         name = o.path.name if o.path else f"{o.target.path.name} (failed)"
         table.add_row(
             name,
             o.target.format + (" async" if o.target.use_async else ""),
-            str(o.rows) if o.rows else "-",
+            o.target.filter or "-",
+            "-" if o.rows is None else str(o.rows),
             human_bytes(o.bytes),
             str(o.polls) if o.target.use_async else "-",
             f"{o.elapsed:.1f} s",
@@ -163,7 +170,7 @@ def _summary(
     ctx.out.print(table)
     jobs = list(polls.values())
     ctx.out.print(
-        f"{len(ok)} of {len(outcomes)} files written: {sum(o.rows for o in ok)} rows, "
+        f"{len(ok)} of {len(outcomes)} files written: {sum(o.rows or 0 for o in ok)} rows, "
         f"{human_bytes(sum(o.bytes for o in ok))} in {took:.1f} s.",
         markup=False,
     )

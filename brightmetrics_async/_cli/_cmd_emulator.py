@@ -233,7 +233,8 @@ def _banner(
     print(f"  --accounts {knobs['accounts']}")
     auth = f"-H 'Authorization: Bearer {key}'" if key else "-u EMAIL:*passPASSWORD"
     print(f"Reset the quota (the My Account button):  curl -X POST {auth} {reset_url}")
+    print("  then forget the local record of it:  brightmetrics budget reset --yes")
     print(f"Try:  curl {auth} {url}")
     if key:
-        print(f"      brightmetrics reports --url {url} --api-key {key}")
+        print(f"      BRIGHTMETRICS_API_KEY={key} brightmetrics reports --url {url}")
     print("Ctrl-C to stop.", flush=True)

@@ -1,25 +1,24 @@
-"""Commands that describe: ``reports``, ``filters``, ``budget``, ``budget reset``, ``job``."""
+"""Commands that describe: ``reports``, ``filters``, ``budget``, ``budget reset``."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 from rich.table import Table
 
 import brightmetrics_async as bm
 
 from .._filter_check import ORDERED_TYPES, TEXT_TYPES
-from ._files import write_json_rows, write_parquet
+from ._lookup import resolve
 from ._pulling import when
-from ._run import Ctx
+from ._ratelimit import duration, local_when
+from ._run import Ctx, confirm, iso
 from ._settings import connection_options
 from ._start import start
 
-__all__ = ["budget", "filters", "job", "operators", "reports"]
+__all__ = ["budget", "filters", "operators", "reports"]
 
 _AGENT = "Agent_Name"
 
@@ -70,7 +69,7 @@ def filters(report: str, **kwargs: Any) -> None:
 
     async def main(ctx: Ctx) -> int:
         async with ctx.settings.session() as s:
-            rep = await s.report(report)
+            rep = await s.report(await resolve(s, report))
             schema = await s.filters(rep)
         rows = [{"name": k, "type": v, "operators": operators(v)} for k, v in schema.items()]
         agents = [k for k in schema if k == _AGENT or k.startswith(_AGENT + "_by_")]
@@ -151,9 +150,9 @@ def budget(click_ctx: click.Context, /, **kwargs: Any) -> None:
                     "spent": snap.spent,
                     "remaining": snap.remaining,
                     "reserve": snap.reserve,
-                    "next_free_at": snap.next_free_at,
-                    "blocked_until": snap.blocked_until,
-                    "at": snap.at,
+                    "next_free_at": iso(snap.next_free_at),
+                    "blocked_until": iso(snap.blocked_until),
+                    "at": iso(snap.at),
                     "spent_per_hour": hours,
                 }
             )
@@ -163,9 +162,14 @@ def budget(click_ctx: click.Context, /, **kwargs: Any) -> None:
         out.print(f"Remaining:  {snap.remaining} of {snap.limit} (spent {snap.spent} in 24 h)")
         if snap.next_free_at is not None:
             wait = max(0.0, snap.next_free_at - time.time())
-            out.print(f"Next free:  {when(snap.next_free_at)} (in {wait / 3600:.1f} h)")
+            out.print(f"Next free:  {when(snap.next_free_at)} (in {duration(wait)})")
         if snap.blocked_until is not None and snap.blocked_until > snap.at:
-            out.print(f"Blocked:    until {when(snap.blocked_until)} (the server said 429)")
+            out.print(
+                f"Blocked:    until {local_when(snap.blocked_until)}, in "
+                f"{duration(snap.blocked_until - snap.at)} (the server said 429: press the reset "
+                "button under My Account in the web app, then 'brightmetrics budget reset')",
+                markup=False,
+            )
         out.print(f"Per hour:   -24h |{_bars(hours)}| now   (peak {max(hours)}/h)")
         return 0
 
@@ -173,20 +177,20 @@ def budget(click_ctx: click.Context, /, **kwargs: Any) -> None:
 
 
 @budget.command("reset")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @connection_options
 @click.pass_obj
 def budget_reset(parent: dict[str, Any] | None, /, yes: bool, **kwargs: Any) -> None:
     """Forget this machine's record of spent requests (no request is sent).
 
     Use it after pressing the reset button under My Account; it does not reset the server.
+    Asks first; without a terminal it needs --yes (else exit 11).
     """
     merged = {k: v for k, v in (parent or {}).items() if v}
     merged.update({k: v for k, v in kwargs.items() if v or k not in merged})
-    if not yes and not click.confirm("Forget every request spent in the last 24 h?", err=True):
-        raise click.Abort
 
     async def main(ctx: Ctx) -> int:
+        confirm("Forget every request spent in the last 24 h?", yes=yes)
         store, account = _account(ctx)
         async with store:
             await store.reset(account)
@@ -200,110 +204,3 @@ def budget_reset(parent: dict[str, Any] | None, /, yes: bool, **kwargs: Any) -> 
         return 0
 
     start(merged, main)
-
-
-# -- jobs ------------------------------------------------------------------------------------
-
-
-@click.group()
-def job() -> None:
-    """Pick up an asynchronous export after a restart, from its resume token."""
-
-
-def _job_json(j: bm.Job) -> dict[str, Any]:
-    return {
-        "report": j.report,
-        "format": j.format.value,
-        "state": j.state.name.lower(),
-        "submitted_at": j.submitted_at,
-        "expires_at": j.expires_at,
-        "polls": j.polls,
-        "next_poll_at": j.next_poll_at,
-        "retry_after": j.retry_after,
-    }
-
-
-@job.command("status")
-@click.argument("token")
-@click.option("--no-poll", is_flag=True, help="Only show what the token says (no request).")
-@connection_options
-def job_status(token: str, no_poll: bool, **kwargs: Any) -> None:
-    """Show a job's state; polls once if a poll is due (1 request)."""
-
-    async def main(ctx: Ctx) -> int:
-        async with ctx.settings.session() as s:
-            j = await s.resume(token)
-            if not no_poll:
-                await j.status()
-        info = _job_json(j)
-        if ctx.settings.json:
-            ctx.print_json(info)
-            return 0
-        out = ctx.out
-        out.print(f"Report:     {j.report} ({j.format.value})", markup=False)
-        out.print(
-            f"State:      {info['state']}"
-            + (" (fetch it with: brightmetrics job resume TOKEN -o PATH)" if j.done else "")
-        )
-        out.print(f"Submitted:  {when(j.submitted_at)}")
-        out.print(f"Expires:    {when(j.expires_at)}")
-        out.print(f"Polls:      {j.polls}")
-        if j.next_poll_at is not None:
-            out.print(f"Next poll:  {when(j.next_poll_at)}")
-        return 0
-
-    start(kwargs, main)
-
-
-@job.command("resume")
-@click.argument("token")
-@click.option(
-    "-o",
-    "--output",
-    "output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Where to write the result (.json: rows; .parquet: typed rows).",
-)
-@connection_options
-def job_resume(token: str, output: str, **kwargs: Any) -> None:
-    """Wait for a job and write its result to a file, atomically."""
-    path = Path(output)
-
-    async def main(ctx: Ctx) -> int:
-        from ._display import human_bytes
-
-        async with ctx.settings.session() as s:
-            j = await s.resume(token)
-            ctx.track(f"{j.report} [{j.format.value}]", j, path)
-            if not ctx.settings.json and not ctx.settings.quiet:
-                ctx.err.print(
-                    f"Waiting for {j.report} ({j.format.value}); next poll at "
-                    f"{when(j.next_poll_at)}",
-                    markup=False,
-                )
-            suffix = path.suffix.lower()
-            rows: int | None = None
-            if j.format is bm.Format.JSON and suffix in (".json", ".parquet"):
-                result = await j.result()
-                rows = len(result)
-                if suffix == ".parquet":
-                    write_parquet(result, await s.columns(j.report), path)
-                else:
-                    write_json_rows(result, path)
-            else:
-                await j.export(path)
-            sent = s.requests_sent
-        size = (await anyio.Path(path).stat()).st_size
-        if ctx.settings.json:
-            ctx.print_json(
-                {**_job_json(j), "path": str(path), "bytes": size, "rows": rows, "requests": sent}
-            )
-        else:
-            extra = f", {rows} rows" if rows is not None else ""
-            ctx.out.print(
-                f"Wrote {path} ({human_bytes(size)}{extra}) after {j.polls} polls.", markup=False
-            )
-        return 0
-
-    start(kwargs, main)

@@ -6,12 +6,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 
 import brightmetrics_async as bm
 
-from ._display import Display, human_bytes
+from ._display import Display, human_bytes, plural
 from ._files import parquet_available, stream_parquet
+from ._journaling import Earlier, earlier_run, forget
+from ._lookup import resolve, resolve_all
 from ._pulling import (
     Outcome,
     check_budget,
@@ -126,14 +129,14 @@ def export(
 
     async def main(ctx: Ctx) -> int:
         path = Path(output)
-        chosen = normalize_format(fmt) if fmt else format_for_path(path)
+        chosen = format_for_path(path, fmt)
         if chosen == "parquet" and not parquet_available():
             raise bm.ConfigurationError(
                 "parquet needs pyarrow: pip install 'brightmetrics-async[parquet]'"
             )
-        target = Target(report, chosen, path, filter_, timezone, use_async)
         period = Period.read(kwargs["since"], kwargs["until"], timezone, now=time.time())
         async with ctx.settings.session() as s:
+            target = Target(await resolve(s, report), chosen, path, filter_, timezone, use_async)
             (target,) = await apply_period(s, [target], period)
             await validate(s, [target])
             if chosen == "parquet" and not use_async:
@@ -141,10 +144,10 @@ def export(
             else:
                 (outcome,) = await pull_targets(ctx, s, [target], parallel=1, title="export")
             sent = s.requests_sent
+        if outcome.error is not None:
+            raise outcome.error  # with --json: one error object on stdout, nothing else
         if ctx.settings.json:
             ctx.print_json({**outcome.as_json(), "requests": sent})
-        if outcome.error is not None:
-            raise outcome.error
         return 0
 
     start(kwargs, main)
@@ -159,10 +162,23 @@ def _targets_for(
     use_async: bool,
 ) -> list[Target]:
     return check_unique(
-        Target(ref, fmt, out / file_name(ref, fmt), filter_, timezone, use_async)
+        Target(ref, fmt, out / file_name(ref, fmt), filter_, timezone, use_async, journaled=True)
         for ref in refs
         for fmt in formats
     )
+
+
+async def _resolved(s: bm.Session, targets: list[Target], out: Path) -> list[Target]:
+    """Targets with their reports resolved (names matched loosely); a default file name
+    follows the report's title once it is known."""
+    refs = await resolve_all(s, [t.report for t in targets])
+    done = []
+    for t, ref in zip(targets, refs, strict=True):
+        path = t.path
+        if path == out / file_name(t.report, t.format):
+            path = out / file_name(ref, t.format)
+        done.append(attrs.evolve(t, report=ref, path=path, journaled=True))
+    return check_unique(done)
 
 
 @click.command()
@@ -193,6 +209,9 @@ def _targets_for(
 @since_options
 @click.option("--parallel", type=click.IntRange(1, 64), help="Items at once [default: 4].")
 @click.option("--yes", "-y", is_flag=True, help="Start even if the estimate exceeds the budget.")
+@click.option(
+    "--fresh", is_flag=True, help="Start over: forget what an interrupted run of it left."
+)
 @connection_options
 def pull(
     reports: tuple[str, ...],
@@ -205,6 +224,7 @@ def pull(
     use_async: bool,
     parallel: int | None,
     yes: bool,
+    fresh: bool,
     **kwargs: Any,
 ) -> None:
     """Pull many reports at once into a directory.
@@ -212,6 +232,10 @@ def pull(
     Choose the reports with --all, with REPORT arguments, or with --plan. Before starting,
     prints what the pull will cost in requests and what is left of the budget, and refuses
     (exit 6) when it does not fit, unless --yes.
+
+    A pull is journaled: after Ctrl-C or a crash, run the same command again and it
+    continues (written files are skipped, jobs resumed, JSON continues from its last page).
+    Once every item succeeded the journal forgets them; --fresh forgets them first.
     """
     chosen = sum([bool(reports), all_, plan is not None])
     if chosen != 1:
@@ -224,7 +248,7 @@ def pull(
         fmts = [normalize_format(f) for f in formats] or ["csv"]
         width = parallel
         period = Period.read(kwargs["since"], kwargs["until"], timezone, now=time.time())
-        async with ctx.settings.session() as s:
+        async with ctx.settings.session() as s, bm.Journal() as journal:
             if plan is not None:
                 targets, plan_parallel = read_plan(Path(plan), out)
                 width = width or plan_parallel
@@ -236,12 +260,24 @@ def pull(
             targets = await apply_period(s, targets, period)
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
+            targets = [attrs.evolve(t, journaled=True) for t in targets]
             est = estimate(s, targets)
             await check_budget(ctx, s, est, yes=yes)
+            targets = await _resolved(s, targets, out)
             await validate(s, targets)
+            earlier = Earlier()
+            if fresh:
+                await forget(journal, targets)
+            else:
+                earlier = await earlier_run(journal, targets)
+                if earlier and not ctx.settings.json:
+                    ctx.err.print(earlier.text(), markup=False)
+            ctx.journaled = True
             started = time.perf_counter()
-            outcomes = await pull_targets(ctx, s, targets, parallel=width or 4)
+            outcomes = await pull_targets(ctx, s, targets, parallel=width or 4, journal=journal)
             took = time.perf_counter() - started
+            if all(o.ok for o in outcomes):
+                await forget(journal, targets)
             sent = s.requests_sent
             snap = await s.budget_status()
         ok = [o for o in outcomes if o.ok]
@@ -250,6 +286,7 @@ def pull(
                 {
                     "items": [o.as_json() for o in outcomes],
                     "estimate": estimate_json(est),
+                    "earlier_run": attrs.asdict(earlier),
                     "requests": sent,
                     "remaining": snap.remaining,
                     "elapsed": round(took, 3),
@@ -259,10 +296,16 @@ def pull(
             total = sum(o.bytes for o in ok)
             ctx.err.print(
                 f"{len(ok)} of {len(outcomes)} files written ({human_bytes(total)}) in "
-                f"{took:.1f} s; {sent} requests spent (estimated {est.total}); "
+                f"{took:.1f} s; {plural(sent, 'request')} spent (estimated {est.total}); "
                 f"{snap.remaining} left.",
                 markup=False,
             )
+            if len(ok) < len(outcomes):
+                ctx.err.print(
+                    "Run the same command again to retry the failed items (written files are "
+                    "kept), or add --fresh to start over.",
+                    markup=False,
+                )
         return first_failure(outcomes)
 
     start(kwargs, main)

@@ -21,6 +21,7 @@ import platformdirs
 import brightmetrics_async as bm
 
 from ._display import Display
+from ._exit import code
 from ._run import Ctx
 from ._settings import connection_options
 from ._start import start
@@ -28,7 +29,7 @@ from ._start import start
 __all__ = ["PARTIAL", "sync"]
 
 #: The exit code of a run the budget cut short (a prefix was loaded; run again to continue).
-PARTIAL = 11
+PARTIAL = code("partial")
 _DEFAULT_FILE = "brightmetrics.duckdb"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -146,7 +147,7 @@ def sync(
 
     Detail reports load incrementally on their date-time column (from the stored watermark
     minus --overlap) and are merged without duplicates; summaries are replaced. A run that
-    the budget does not cover loads the oldest part that fits and exits 11.
+    the budget does not cover loads the oldest part that fits and exits 12 (partial).
     """
     if bool(reports) == all_:
         raise click.UsageError("give REPORT arguments or --all")

@@ -31,7 +31,7 @@ import brightmetrics_async as bm
 
 from ._run import Ctx
 
-__all__ = ["Display", "Mode", "human_bytes"]
+__all__ = ["Display", "Mode", "human_bytes", "plural"]
 
 Mode = Literal["live", "lines", "quiet", "json"]
 
@@ -41,9 +41,14 @@ def human_bytes(n: int) -> str:
     return decimal(n)
 
 
+def plural(n: int, word: str) -> str:
+    """``1 poll``, ``2 polls``, ``0 rows``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _counters(ev: bm.PullEvent) -> str:
     if ev.pages:
-        return f"{ev.pages} page{'s' if ev.pages != 1 else ''}, {ev.rows} rows"
+        return f"{plural(ev.pages, 'page')}, {plural(ev.rows, 'row')}"
     if ev.bytes:
         return human_bytes(ev.bytes)
     return ""
@@ -128,7 +133,7 @@ class Display:
             task = self._tasks[ev.index] = progress.add_task(
                 ev.item.name, total=None, info="starting", next_poll_at=None, polls=0
             )
-        if ev.kind in ("submitted", "polled"):
+        if ev.kind in ("submitted", "resumed", "polled"):
             progress.update(task, next_poll_at=ev.next_poll_at, polls=ev.polls)
         elif ev.kind in ("page", "bytes"):
             progress.update(
@@ -143,6 +148,10 @@ class Display:
             self.ctx.line(f"started    {name}")
         elif ev.kind == "submitted":
             self.ctx.line(f"submitted  {name}: async job, {self._next(ev)}")
+        elif ev.kind == "resumed":
+            self.ctx.line(f"resumed    {name}: async job of an earlier run, {self._next(ev)}")
+        elif ev.kind == "skipped":
+            self.ctx.line(f"skipped    {name}: written by an earlier run")
         elif ev.kind == "polled":
             self.ctx.line(f"polled     {name}: poll {ev.polls}, {self._next(ev)}")
 

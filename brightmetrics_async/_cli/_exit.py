@@ -12,7 +12,13 @@ import click
 
 import brightmetrics_async as bm
 
-__all__ = ["EXIT_CODES", "ExitCode", "classify", "epilog"]
+from ._ratelimit import explain_429
+
+__all__ = ["EXIT_CODES", "Declined", "ExitCode", "classify", "epilog"]
+
+
+class Declined(Exception):
+    """A confirmation was refused, or was needed with no terminal to ask on."""
 
 
 @attrs.frozen
@@ -42,7 +48,7 @@ EXIT_CODES: tuple[ExitCode, ...] = (
         2,
         "usage",
         "bad arguments or configuration (nothing was requested)",
-        (bm.ConfigurationError, click.UsageError),
+        (bm.ConfigurationError, click.ClickException),
     ),
     ExitCode(3, "auth", "the credentials were refused (401/403)", (bm.AuthenticationError,)),
     ExitCode(4, "not-found", "no such report, or no such job (404)", (bm.NotFound,)),
@@ -60,11 +66,17 @@ EXIT_CODES: tuple[ExitCode, ...] = (
         (bm.ApiError, bm.UnexpectedResponse, bm.BrightmetricsError),
     ),
     ExitCode(10, "file", "an output file could not be written", (OSError,)),
-    ExitCode(11, "partial", "sync: the budget covered part of the range; run again to continue"),
+    ExitCode(12, "partial", "sync: the budget covered part of the range; run again to continue"),
+    ExitCode(
+        11,
+        "declined",
+        "a confirmation was refused, or needed without a terminal (pass --yes)",
+        (Declined,),
+    ),
     ExitCode(
         130,
         "interrupted",
-        "stopped by Ctrl-C (resume tokens of unfinished jobs printed)",
+        "stopped by Ctrl-C (rerun a pull to continue; job resume tokens printed)",
         (KeyboardInterrupt,),
     ),
 )
@@ -88,7 +100,7 @@ def classify(error: BaseException) -> ExitCode:
 def message(error: BaseException) -> str:
     """A short, credential-free message for ``error``."""
     if isinstance(error, bm.BrightmetricsError):
-        text = error.message
+        text = explain_429(error) or error.message
     elif isinstance(error, click.ClickException):
         text = error.format_message()
     elif isinstance(error, OSError) and error.filename is not None:

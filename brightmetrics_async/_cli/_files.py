@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 __all__ = ["ParquetFile", "parquet_available", "write_json_rows", "write_parquet"]
 
 
+def _new_file_mode() -> int:
+    # mkstemp creates 0600; a finished file gets the mode any new file would (the umask's).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def parquet_available() -> bool:
     """True when pyarrow can be imported (the ``parquet`` extra)."""
     try:
@@ -104,6 +111,7 @@ class ParquetFile:
         )
         os.close(fd)
         self._tmp = Path(name)
+        os.chmod(self._tmp, _new_file_mode())
         return self
 
     def write(self, rows: list[dict[str, Any]]) -> None:

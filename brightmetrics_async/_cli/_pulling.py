@@ -21,7 +21,7 @@ import attrs
 import brightmetrics_async as bm
 
 from .._estimate import DEFAULT_JOB_SECONDS, DEFAULT_RETRY_AFTER, Estimate, estimate_requests
-from ._display import Display, human_bytes
+from ._display import Display, human_bytes, plural
 from ._exit import classify, message
 from ._files import write_json_rows, write_parquet
 from ._run import Ctx
@@ -36,13 +36,14 @@ class Outcome:
 
     target: Target
     path: Path | None = None
-    rows: int = 0
+    rows: int | None = None
     bytes: int = 0
     pages: int = 0
     polls: int = 0
     elapsed: float = 0.0
     error: BaseException | None = None
     token: str | None = None
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -58,17 +59,19 @@ class Outcome:
         """One line for displays."""
         if self.error is not None:
             text = f"{self.target.label}: {classify(self.error).name} error: {message(self.error)}"
-            if self.token:
+            if self.token and not isinstance(self.error, bm.NotFound | bm.JobExpired):
                 quoted = shlex.quote(self.token)
                 text += f" (resume: brightmetrics job resume {quoted} -o {self.target.path})"
             return text
+        if self.skipped:
+            return f"{self.target.label} -> {self.path} (already written by an earlier run)"
         parts = [human_bytes(self.bytes)]
-        if self.rows:
-            parts.append(f"{self.rows} rows")
+        if self.rows is not None:
+            parts.append(plural(self.rows, "row"))
         if self.pages:
-            parts.append(f"{self.pages} pages")
+            parts.append(plural(self.pages, "page"))
         if self.target.use_async:
-            parts.append(f"{self.polls} polls")
+            parts.append(plural(self.polls, "poll"))
         parts.append(f"{self.elapsed:.1f} s")
         return f"{self.target.label} -> {self.path} ({', '.join(parts)})"
 
@@ -79,8 +82,10 @@ class Outcome:
             "report": report.title or report.url if isinstance(report, bm.Report) else report,
             "format": self.target.format,
             "async": self.target.use_async,
+            "filter": self.target.filter,
             "path": str(self.path or self.target.path),
             "ok": self.ok,
+            "skipped": self.skipped,
             "rows": self.rows,
             "bytes": self.bytes,
             "pages": self.pages,
@@ -181,11 +186,12 @@ async def validate(session: bm.Session, targets: Sequence[Target]) -> None:
 async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Outcome:
     done = Outcome(
         target,
-        rows=res.rows,
+        rows=res.rows if target.rows_known and not res.skipped else None,
         pages=res.pages,
         polls=res.polls,
         elapsed=res.elapsed,
         token=res.token,
+        skipped=res.skipped,
     )
     if res.error is not None:
         return attrs.evolve(done, error=res.error)
@@ -209,7 +215,13 @@ async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Ou
 
 
 async def pull_targets(
-    ctx: Ctx, session: bm.Session, targets: Sequence[Target], *, parallel: int, title: str = "pull"
+    ctx: Ctx,
+    session: bm.Session,
+    targets: Sequence[Target],
+    *,
+    parallel: int,
+    title: str = "pull",
+    journal: bm.Journal | None = None,
 ) -> list[Outcome]:
     """Pull every target with live progress; return the outcomes in target order."""
     outcomes: dict[int, Outcome] = {}
@@ -217,13 +229,16 @@ async def pull_targets(
     display = Display(ctx, len(targets), title=title)
 
     def on_event(ev: bm.PullEvent) -> None:
-        if ev.kind == "submitted" and pull is not None and ev.index in pull.jobs:
+        if ev.kind in ("submitted", "resumed") and pull is not None and ev.index in pull.jobs:
             ctx.track(targets[ev.index].label, pull.jobs[ev.index], targets[ev.index].path)
         display.on_event(ev)
 
     with display:
         pull = session.pull_many(
-            [t.pull_item() for t in targets], concurrency=parallel, on_event=on_event
+            [t.pull_item() for t in targets],
+            concurrency=parallel,
+            on_event=on_event,
+            journal=journal,
         )
         async with pull:
             async for res in pull:

@@ -13,6 +13,7 @@ and reported in one line (the traceback too with ``--verbose``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shlex
@@ -23,14 +24,26 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import anyio
+import click
 from rich.console import Console
 
 import brightmetrics_async as bm
 
-from ._exit import classify, message
+from ._exit import Declined, classify, message
 from ._settings import Settings
 
-__all__ = ["Ctx", "run"]
+__all__ = ["Ctx", "confirm", "iso", "make_console", "report_error", "run"]
+
+#: A width no line reaches: off a terminal nothing is cut or wrapped.
+_UNLIMITED = 1_000_000
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for stdout or stderr: the terminal's width on one, unlimited off one."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=_UNLIMITED)
+    return console
 
 
 class Ctx:
@@ -38,10 +51,14 @@ class Ctx:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.out = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.out = make_console()
+        self.err = make_console(stderr=True)
         # label, job, target path: tokens of unfinished ones are printed on Ctrl-C.
         self.jobs: list[tuple[str, bm.Job, Path | None]] = []
+        # False when resume commands would be useless (the demo's emulator stops with it).
+        self.resumable = True
+        # Set by a journaled pull: on Ctrl-C, rerunning the same command continues.
+        self.journaled = False
 
     @property
     def live(self) -> bool:
@@ -61,7 +78,8 @@ class Ctx:
 
     def track(self, label: str, job: bm.Job, path: Path | None) -> None:
         """Remember a started job so Ctrl-C can print its resume token."""
-        self.jobs.append((label, job, path))
+        if self.resumable:
+            self.jobs.append((label, job, path))
 
     def unfinished(self) -> list[tuple[str, str, Path | None]]:
         """(label, token, path) of every tracked job that has not delivered its result."""
@@ -74,6 +92,26 @@ class Ctx:
             except bm.BrightmetricsError:
                 continue
         return out
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Go on when ``yes``, or when the user answers yes on a terminal.
+
+    Raises :class:`Declined` (exit 11) on "no", or when there is no terminal to ask on.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Declined(f"{question} needs a confirmation and there is no terminal: pass --yes")
+    if not click.confirm(question, err=True):
+        raise Declined("not confirmed; nothing was changed")
+
+
+def iso(at: float | None) -> str | None:
+    """A Unix time as ISO 8601 in UTC (``None`` stays ``None``)."""
+    if at is None:
+        return None
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="seconds")
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -90,18 +128,34 @@ def report_error(ctx: Ctx, error: BaseException) -> int:
     if ctx.settings.verbose:
         ctx.err.print("".join(traceback.format_exception(error)), markup=False)
     label = "error" if row.name == "internal" else f"{row.name} error"
-    ctx.err.print(f"brightmetrics: {label}: {message(error)}", markup=False)
+    text = message(error)
+    ctx.err.print(f"brightmetrics: {label}: {text}", markup=False)
     token = getattr(error, "token", None)
+    # A job the server no longer knows (404) or past its hour cannot be resumed.
+    if isinstance(error, bm.NotFound | bm.JobExpired) or not ctx.resumable:
+        token = None
     if token:
         ctx.err.print(
             f"resume with: brightmetrics job resume {shlex.quote(token)} -o PATH", markup=False
+        )
+    if ctx.settings.json:
+        ctx.print_json(
+            {"error": {"code": row.name, "message": text, "exit_code": row.code, "token": token}}
         )
     return row.code
 
 
 def _print_interrupted(ctx: Ctx) -> None:
     pending = ctx.unfinished()
-    ctx.err.print("brightmetrics: interrupted; no partial files were left.", markup=False)
+    if ctx.journaled:
+        ctx.err.print(
+            "brightmetrics: interrupted; no target file was left half-written (a JSON pull "
+            "keeps a hidden .part file to continue from).",
+            markup=False,
+        )
+        ctx.err.print("Run the same command again to continue where it stopped.", markup=False)
+    else:
+        ctx.err.print("brightmetrics: interrupted; no partial files were left.", markup=False)
     for label, token, path in pending:
         target = shlex.quote(str(path)) if path is not None else "PATH"
         ctx.err.print(f"unfinished job {label}: resume with", markup=False)
@@ -110,6 +164,8 @@ def _print_interrupted(ctx: Ctx) -> None:
         ctx.print_json(
             {
                 "interrupted": True,
+                "exit_code": 130,
+                "continue_with_same_command": ctx.journaled,
                 "unfinished": [
                     {"item": label, "token": token, "path": str(path) if path else None}
                     for label, token, path in pending

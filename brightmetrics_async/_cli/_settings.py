@@ -2,14 +2,13 @@
 
 Precedence, highest first: a command-line option, its environment variable, the TOML config
 file (``--config PATH``, else ``config.toml`` in the user's config directory). Credentials
-are taken as a whole from one source: any credential given as an option or in the
-environment wins over every credential of the config file, so a file's API key never mixes
-with a user typed on the command line.
+follow the same order as a whole (see ``_credentials``): the highest level naming one wins,
+never mixed with another level's, and secrets are never accepted as option values.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +20,20 @@ import platformdirs
 
 import brightmetrics_async as bm
 
-__all__ = ["Settings", "connection_options", "default_config_path", "output_options"]
+from ._credentials import ASK, Credential, check_config_mode, choose
+
+__all__ = [
+    "CONFIG_KEYS",
+    "Settings",
+    "connection_options",
+    "default_config_path",
+    "output_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_CONFIG_KEYS = frozenset({"url", "user", "password_hash", "api_key", "account", "budget"})
+#: The config file's keys (all strings).
+CONFIG_KEYS = frozenset({"url", "user", "password_hash", "api_key", "account", "budget"})
 
 
 def default_config_path() -> Path:
@@ -38,10 +46,7 @@ class Settings:
     """Everything a command needs to open a session; secrets never appear in ``repr``."""
 
     url: str | None = None
-    api_key: str | None = attrs.field(default=None, repr=False)
-    user: str | None = None
-    password: str | None = attrs.field(default=None, repr=False)
-    password_hash: str | None = attrs.field(default=None, repr=False)
+    credential: Credential | None = None
     account: str | None = None
     budget: str = "sqlite"
     max_wait: float = 0.0
@@ -50,28 +55,17 @@ class Settings:
     verbose: bool = False
 
     def auth(self) -> bm.BasicAuth | bm.ApiKey:
-        """The credential to sign in with.
+        """The credential to sign in with (asks for a missing secret on a terminal).
 
-        Raises :class:`ConfigurationError` when none is configured, or a user has no
-        password and there is no terminal to ask on.
+        Raises :class:`ConfigurationError` when none is configured, or a secret is missing
+        and there is no terminal to ask on.
         """
-        if self.api_key:
-            return bm.ApiKey(self.api_key)
-        if self.user:
-            if self.password_hash:
-                return bm.BasicAuth(self.user, password_hash=self.password_hash)
-            if self.password:
-                return bm.BasicAuth(self.user, self.password)
-            if sys.stdin.isatty():
-                secret = click.prompt("Password", hide_input=True, err=True)
-                return bm.BasicAuth(self.user, secret)
-            raise bm.ConfigurationError(
-                "--user needs --password-hash, --password (prompts) or BRIGHTMETRICS_PASSWORD"
-            )
+        if self.credential is not None:
+            return self.credential.auth()
         raise bm.ConfigurationError(
-            "no credentials: pass --api-key, or --user with --password-hash / --password, set "
-            "BRIGHTMETRICS_API_KEY or BRIGHTMETRICS_USER, or write them to "
-            f"{default_config_path()}"
+            "no credentials: set BRIGHTMETRICS_API_KEY (or BRIGHTMETRICS_USER with "
+            "BRIGHTMETRICS_PASSWORD_HASH), pipe a key with --api-key-stdin, give --api-key "
+            f"alone to be asked, or write them to {default_config_path()}"
         )
 
     def make_budget(self) -> bm.Budget:
@@ -104,7 +98,12 @@ class Settings:
         )
 
 
-def _read_config(path: Path, *, explicit: bool) -> dict[str, Any]:
+def read_config(path: Path, *, explicit: bool) -> dict[str, str]:
+    """The config file's keys; ``{}`` when the default file does not exist.
+
+    Raises :class:`ConfigurationError` for a missing explicit file, invalid TOML, an unknown
+    key, a non-string value, or a secret in a file other users can access.
+    """
     if not path.exists():
         if explicit:
             raise bm.ConfigurationError(f"config file not found: {path}")
@@ -116,30 +115,29 @@ def _read_config(path: Path, *, explicit: bool) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message names a line and column, never the line's text.
         raise bm.ConfigurationError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - _CONFIG_KEYS)
+    unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
         raise bm.ConfigurationError(
             f"config file {path}: unknown keys {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(_CONFIG_KEYS))})"
+            f"(known: {', '.join(sorted(CONFIG_KEYS))})"
         )
     for key, value in data.items():
         if not isinstance(value, str):
             raise bm.ConfigurationError(f"config file {path}: {key} must be a string")
+    check_config_mode(path, data)
     return data
 
 
 def build_settings(params: dict[str, Any]) -> Settings:
     """Merge options (already merged with the environment by click) with the config file.
 
-    Raises :class:`ConfigurationError` for an unreadable or invalid config file.
+    Raises :class:`ConfigurationError` for an unreadable or invalid config file, or a
+    credential given wrongly (see ``_credentials``).
     """
     config_opt = params.pop("config", None)
     path = Path(config_opt) if config_opt else default_config_path()
-    config = _read_config(path, explicit=config_opt is not None)
-    creds = ("api_key", "user", "password", "password_hash")
-    if not any(params.get(k) for k in creds):
-        for key in creds:
-            params[key] = config.get(key)
+    config = read_config(path, explicit=config_opt is not None)
+    params["credential"] = choose(params, os.environ, config, str(path))
     for key in ("url", "account", "budget"):
         if params.get(key) is None and key in config:
             params[key] = config[key]
@@ -173,34 +171,33 @@ def connection_options(func: F) -> F:
         ),
         click.option(
             "--api-key",
-            envvar="BRIGHTMETRICS_API_KEY",
-            show_envvar=True,
-            metavar="KEY",
-            help="API key from the My Account page (Bearer).",
+            is_flag=False,
+            flag_value=ASK,
+            default=None,
+            metavar="",
+            help="Ask for the API key (a value here is refused) [env: BRIGHTMETRICS_API_KEY].",
         ),
+        click.option("--api-key-stdin", is_flag=True, help="Read the API key from standard input."),
         click.option(
             "--user",
-            envvar="BRIGHTMETRICS_USER",
-            show_envvar=True,
             metavar="EMAIL",
-            help="Sign in with an e-mail address (Basic).",
+            help="Sign in with an e-mail address (Basic) [env: BRIGHTMETRICS_USER].",
         ),
         click.option(
             "--password",
-            envvar="BRIGHTMETRICS_PASSWORD",
-            show_envvar=True,
-            prompt=True,
-            prompt_required=False,
-            hide_input=True,
+            is_flag=False,
+            flag_value=ASK,
             default=None,
-            help="Prompt for the password (hashed before sending).",
+            metavar="",
+            help="Ask for the password (a value here is refused) [env: BRIGHTMETRICS_PASSWORD].",
+        ),
+        click.option(
+            "--password-stdin", is_flag=True, help="Read the password from standard input."
         ),
         click.option(
             "--password-hash",
-            envvar="BRIGHTMETRICS_PASSWORD_HASH",
-            show_envvar=True,
-            metavar="HASH",
-            help="base64 SHA-256 of the password, as the vendor documents.",
+            hidden=True,
+            help="Refused: set BRIGHTMETRICS_PASSWORD_HASH or password_hash in the config file.",
         ),
         click.option(
             "--config",

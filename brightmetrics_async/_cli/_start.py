@@ -6,13 +6,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
-from rich.console import Console
-
 import brightmetrics_async as bm
 
-from ._exit import code
-from ._run import Ctx, run
-from ._settings import build_settings
+from ._run import Ctx, report_error, run
+from ._settings import Settings, build_settings
 
 __all__ = ["start"]
 
@@ -20,7 +17,9 @@ _KEYS = (
     "url",
     "api_key",
     "user",
+    "api_key_stdin",
     "password",
+    "password_stdin",
     "password_hash",
     "config",
     "account",
@@ -40,8 +39,6 @@ def start(params: dict[str, Any], main: Callable[[Ctx], Awaitable[int | None]]) 
     try:
         settings = build_settings(picked)
     except bm.ConfigurationError as error:
-        Console(stderr=True, highlight=False).print(
-            f"brightmetrics: usage error: {error.message}", markup=False
-        )
-        sys.exit(code("usage"))
+        ctx = Ctx(Settings(json=bool(picked["json"])))
+        sys.exit(report_error(ctx, error))
     run(settings, main)

@@ -17,7 +17,7 @@ import attrs
 
 import brightmetrics_async as bm
 
-__all__ = ["FORMAT_CHOICES", "Target", "file_name", "format_for_path", "read_plan"]
+__all__ = ["FORMAT_CHOICES", "Target", "file_name", "format_for_path", "inside", "read_plan"]
 
 #: Output formats the CLI writes: the vendor's, plus parquet.
 FORMAT_CHOICES = ("csv", "csv;formatted", "pdf", "pdf;landscape", "xlsx", "json", "parquet")
@@ -43,9 +43,44 @@ def _parse(key: str) -> bm.Format:
     return parse_format(key)
 
 
-def format_for_path(path: Path, default: str = "csv") -> str:
-    """The format a file name suggests (``report.xlsx`` -> ``xlsx``), else ``default``."""
-    return _SUFFIXES.get(path.suffix.lower(), default)
+def format_for_path(path: Path, given: str | None = None) -> str:
+    """The format to write ``path`` in: ``given`` (normalized) or the one its suffix names.
+
+    ``report.xlsx`` -> ``xlsx``; an unknown suffix -> ``csv``. Raises
+    :class:`ConfigurationError` when ``given`` contradicts a known suffix.
+    """
+    implied = _SUFFIXES.get(path.suffix.lower())
+    if given is None:
+        return implied or "csv"
+    fmt = normalize_format(given)
+    if implied is not None and implied != fmt.split(";")[0]:
+        raise bm.ConfigurationError(
+            f"format {fmt!r} contradicts the file suffix {path.suffix!r} (which means "
+            f"{implied!r}): change one of them"
+        )
+    return fmt
+
+
+def inside(out_dir: Path, file: str, where: str) -> Path:
+    """``out_dir / file``, refused unless it stays inside ``out_dir``.
+
+    Raises :class:`ConfigurationError` for an absolute path, a ``..`` part, or a path that
+    leaves ``out_dir`` through a symbolic link.
+    """
+    rel = Path(file)
+    if rel.is_absolute() or rel.anchor or ".." in rel.parts or not rel.parts:
+        raise bm.ConfigurationError(
+            f"{where}: file {file!r} must be a relative path inside the output directory "
+            "(no absolute path, no '..')"
+        )
+    target = out_dir / rel
+    base = out_dir.resolve()
+    if not target.resolve().is_relative_to(base):
+        raise bm.ConfigurationError(
+            f"{where}: file {file!r} leads outside the output directory {out_dir} "
+            "(through a symbolic link)"
+        )
+    return target
 
 
 @attrs.frozen
@@ -68,14 +103,25 @@ class Target:
             name = self.report
         return f"{name} [{self.format}{', async' if self.use_async else ''}]"
 
+    #: True when the pull is journaled: JSON rows then go to their file page by page.
+    journaled: bool = False
+
     @property
     def in_memory(self) -> bool:
-        """True for json and parquet: pulled as rows, written by the CLI."""
+        """True when pulled as rows and written by the CLI: parquet, and json unless a
+        journaled synchronous pull writes it (with checkpoints) in the library."""
+        if self.format == "json":
+            return self.use_async or not self.journaled
+        return self.format == "parquet"
+
+    @property
+    def rows_known(self) -> bool:
+        """True when the row count is known: rows were read (json, parquet)."""
         return self.format in ("json", "parquet")
 
     def pull_item(self) -> bm.PullItem:
         """The library's item for this target (rows in memory for json/parquet)."""
-        fmt = "json" if self.in_memory else self.format
+        fmt = "json" if self.format in ("json", "parquet") else self.format
         return bm.PullItem(
             self.report,
             format=fmt,
@@ -136,9 +182,13 @@ def _entry(index: int, raw: Mapping[str, Any], out_dir: Path, where: str) -> Tar
     if "async" in raw and not isinstance(raw["async"], bool):
         raise bm.ConfigurationError(f"{where}: report #{index + 1}: async must be true or false")
     file = raw.get("file")
-    fmt = raw.get("format") or (format_for_path(Path(file)) if file else "csv")
-    fmt = normalize_format(fmt)
-    path = out_dir / (file if file else file_name(report, fmt))
+    label = f"{where}: report #{index + 1}"
+    if file:
+        path = inside(out_dir, file, label)
+        fmt = format_for_path(path, raw.get("format"))
+    else:
+        fmt = normalize_format(raw.get("format") or "csv")
+        path = out_dir / file_name(report, fmt)
     return Target(
         report=report.strip(),
         format=fmt,
