@@ -13,6 +13,8 @@ Every request spends one of the company account's 150 daily requests from a shar
 (:class:`SQLiteBudget` by default); see the README for the tour.
 """
 
+from importlib.metadata import version as _version
+
 from ._auth import ApiKey as ApiKey
 from ._auth import BasicAuth as BasicAuth
 from ._auth import hash_password as hash_password
@@ -75,11 +77,13 @@ from ._polling import JobState as JobState
 from ._pull_items import PullEvent as PullEvent
 from ._pull_items import PullItem as PullItem
 from ._pull_items import PullResult as PullResult
+from ._request import Query as Query
+from ._request import Request as Request
 from ._retry import RetryPolicy as RetryPolicy
 from ._session import Session as Session
 from ._timezones import windows_timezone as windows_timezone
 
-__version__ = "0.1.0"
+__version__ = _version("brightmetrics-async")
 
 __all__ = [
     "ApiError",
@@ -116,9 +120,11 @@ __all__ = [
     "PullEvent",
     "PullItem",
     "PullResult",
+    "Query",
     "RateLimited",
     "RedisBudget",
     "Report",
+    "Request",
     "RequestTimeout",
     "RetryPolicy",
     "RowIterator",

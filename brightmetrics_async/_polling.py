@@ -352,6 +352,20 @@ class JobPoller:
         effective = self._policy.retry_after_or_default(self._retry_after)
         return Pending(self._url, retry_after=effective, next_poll_at=self._next_poll_at)
 
+    def on_failure(self, *, sent: bool, now: float) -> None:
+        """The poll :meth:`next_action` asked for failed without an answer (a reset, a
+        timeout). ``sent``: it may have reached the server, so it counts as a poll and the
+        next one is planned per the backoff; otherwise the poll is simply still due.
+        """
+        self._require_pending("on_failure")
+        if not self._awaiting:
+            raise JobError("on_failure without a Poll from next_action")
+        self._awaiting = False
+        if sent:
+            self._polls += 1
+            self._last = now
+            self._next_poll_at = self._plan()
+
     def _plan(self) -> float:
         return self._policy.plan(
             self._polls,
