@@ -86,6 +86,7 @@ class Estimate:
     filter_metadata: int = 0
     columns_metadata: int = 0
     notes: tuple[str, ...] = ()
+    requests: tuple[Request, ...] = attrs.field(default=(), repr=False)
 
     def fits(self, remaining: int) -> bool:
         """True when ``remaining`` budget tokens cover the whole estimate."""
@@ -239,6 +240,7 @@ def estimate_requests(
         filter_metadata=filters,
         columns_metadata=columns,
         notes=tuple(notes),
+        requests=tuple(dry.sent),
     )
 
 

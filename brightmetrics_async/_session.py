@@ -10,7 +10,7 @@ costs a request once.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
@@ -22,6 +22,14 @@ from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._driver import Driver
 from ._errors import ConfigurationError
+from ._estimate import (
+    DEFAULT_JOB_SECONDS,
+    DEFAULT_PAGES,
+    DEFAULT_RETRY_AFTER,
+    Estimate,
+    Learned,
+    estimate_requests,
+)
 from ._fetch import Policy
 from ._filters import FilterExpr
 from ._formats import Format
@@ -43,6 +51,8 @@ if TYPE_CHECKING:
     import datetime as dt
 
     import aiohttp
+
+    from ._dry_run import Known
 
 __all__ = ["DEFAULT_BASE_URL", "ReportRef", "Session"]
 
@@ -340,6 +350,39 @@ class Session:
         request = await self._driver.run(self._ops.data_request(q, "submit"))
         rep = await self.report(q.report)
         return await submit_job(self._jobs, request, report=rep.url, format=q.format)
+
+    def estimate(
+        self,
+        items: Sequence[PullItem | ReportRef],
+        *,
+        known_pages: Mapping[str, int] | None = None,
+        typed_items: Collection[int] = (),
+        default_pages: int = DEFAULT_PAGES,
+        job_seconds: float = DEFAULT_JOB_SECONDS,
+        retry_after: float = DEFAULT_RETRY_AFTER,
+        known: Known | None = None,
+    ) -> Estimate:
+        """What pulling ``items`` would spend: the dry run of this session's own flows.
+
+        Documents this session already holds cost nothing; learned job durations come from
+        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default.
+        No request is sent.
+        """
+        if known is None:
+            known = Learned(
+                dict(known_pages or {}), self._driver.documents.get, job_seconds, retry_after
+            )
+        return estimate_requests(
+            items,
+            policy=self.poll_policy,
+            typed_items=typed_items,
+            default_pages=default_pages,
+            job_seconds=job_seconds,
+            retry_after=retry_after,
+            history=self.job_history,
+            ops=self._ops,
+            known=known,
+        )
 
     def pull_many(
         self,
