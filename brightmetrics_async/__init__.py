@@ -15,6 +15,7 @@ Every request spends one of the company account's 150 daily requests from a shar
 
 from importlib.metadata import version as _version
 
+from ._atomic import AtomicFile as AtomicFile
 from ._auth import ApiKey as ApiKey
 from ._auth import BasicAuth as BasicAuth
 from ._auth import hash_password as hash_password
@@ -26,6 +27,7 @@ from ._budget import default_budget_path as default_budget_path
 from ._bulk import Pull as Pull
 from ._clock import Clock as Clock
 from ._clock import SystemClock as SystemClock
+from ._dry_run import Known as Known
 from ._errors import ApiError as ApiError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BrightmetricsError as BrightmetricsError
@@ -44,7 +46,10 @@ from ._errors import UnknownTimezone as UnknownTimezone
 from ._errors import UnsafeLink as UnsafeLink
 from ._estimate import Estimate as Estimate
 from ._estimate import ItemCost as ItemCost
+from ._estimate import Learned as Learned
 from ._estimate import estimate_requests as estimate_requests
+from ._filter_check import ORDERED_TYPES as ORDERED_TYPES
+from ._filter_check import TEXT_TYPES as TEXT_TYPES
 from ._filters import F as F
 from ._filters import FilterExpr as FilterExpr
 from ._filters import between as between
@@ -58,6 +63,7 @@ from ._filters import parse_filter as parse_filter
 from ._filters import render_filter as render_filter
 from ._filters import where as where
 from ._formats import Format as Format
+from ._formats import parse_format as parse_format
 from ._http import Timeouts as Timeouts
 from ._jobs import Job as Job
 from ._journal import Journal as Journal
@@ -70,6 +76,7 @@ from ._models import Report as Report
 from ._names import odata_name as odata_name
 from ._pager import PageIterator as PageIterator
 from ._pager import RowIterator as RowIterator
+from ._pager import row_typer as row_typer
 from ._poll_policy import JobHistory as JobHistory
 from ._poll_policy import PollPolicy as PollPolicy
 from ._poll_policy import cost_table as cost_table
@@ -88,6 +95,7 @@ __version__ = _version("brightmetrics-async")
 __all__ = [
     "ApiError",
     "ApiKey",
+    "AtomicFile",
     "AuthenticationError",
     "BasicAuth",
     "BrightmetricsError",
@@ -111,8 +119,11 @@ __all__ = [
     "JobState",
     "Journal",
     "JournalEntry",
+    "Known",
+    "Learned",
     "MemoryBudget",
     "NotFound",
+    "ORDERED_TYPES",
     "Page",
     "PageIterator",
     "PollPolicy",
@@ -131,6 +142,7 @@ __all__ = [
     "SQLiteBudget",
     "Session",
     "SystemClock",
+    "TEXT_TYPES",
     "Timeouts",
     "TransportError",
     "UnexpectedResponse",
@@ -150,7 +162,9 @@ __all__ = [
     "ne",
     "odata_name",
     "parse_filter",
+    "parse_format",
     "render_filter",
+    "row_typer",
     "where",
     "windows_timezone",
 ]

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 
 from ._errors import UnexpectedResponse
-from ._fetch import STATUS_BODY_LIMIT, Flow, Head, Read, Stream
+from ._fetch import STATUS_BODY_LIMIT, Flow, Head, Read, Sink, Stream
 from ._formats import Format
 from ._models import Page
 from ._protocol import parse_page
@@ -79,7 +79,7 @@ def read_typed(fmt: Format) -> Callable[[Head], Flow[bytes]]:
 
 
 def stream_typed(
-    sink: object, fmt: Format, progress: Callable[[int], None] | None = None
+    sink: Sink, fmt: Format, progress: Callable[[int], None] | None = None
 ) -> Callable[[Head], Flow[int]]:
     """A body of format ``fmt`` written to ``sink`` in chunks, checked for completeness.
 

@@ -13,7 +13,7 @@ import cattrs
 from ._errors import UnexpectedResponse
 from ._models import Page
 
-__all__ = ["structure", "unstructure"]
+__all__ = ["structure"]
 
 T = TypeVar("T")
 
@@ -59,8 +59,3 @@ def structure(obj: Any, cls: type[T]) -> T:
         raise
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise UnexpectedResponse(f"malformed {cls.__name__} in the response") from exc
-
-
-def unstructure(obj: Any) -> Any:
-    """Unstructure a model into plain JSON-able values."""
-    return _converter.unstructure(obj)

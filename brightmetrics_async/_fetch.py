@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Generator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -90,23 +90,28 @@ class Read:
     truncate: bool = False
 
 
-class Sink:
+class Sink(Protocol):
     """Where a streamed body goes: restarted before each try (``AtomicFile`` is one)."""
 
-    bytes_written: int
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written since the last restart."""
+        ...
 
-    def restart(self) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def restart(self) -> None:
+        """Drop what was written (a retried request starts again)."""
+        ...
 
-    def write(self, data: bytes) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def write(self, data: bytes, /) -> None:
+        """Append ``data``."""
+        ...
 
 
 @attrs.frozen(slots=True)
 class Stream:
     """Write the last answer's body to ``sink`` (restarted first); answered with its size."""
 
-    sink: Any
+    sink: Sink
     progress: Callable[[int], None] | None = None
 
 

@@ -20,7 +20,7 @@ from ._errors import (
     JobExpired,
     TransportError,
 )
-from ._fetch import Consume, Flow, Head, Now, Policy, Read, Sleep, fetch, rate_limit
+from ._fetch import Consume, Flow, Head, Now, Policy, Read, Sink, Sleep, fetch, rate_limit
 from ._fetch import send_following_redirects as send
 from ._formats import Format
 from ._polling import (
@@ -53,7 +53,7 @@ def expired_text(action: Expired) -> str:
 
 
 def submit(
-    policy: Policy, request: Request, fmt: Format, spool: object
+    policy: Policy, request: Request, fmt: Format, spool: Sink
 ) -> Flow[Accepted | Immediate]:
     """Send a ``Prefer: respond-async`` request; a 200 (the preference ignored) is streamed
     to ``spool`` and gives :class:`Immediate`."""
@@ -112,7 +112,7 @@ def poll(
 
 
 def poll_once(
-    policy: Policy, requests: Requests, poller: JobPoller, fmt: Format, spool: object
+    policy: Policy, requests: Requests, poller: JobPoller, fmt: Format, spool: Sink
 ) -> Flow[bool]:
     """One poll if one is due now (never early); True when the result was spooled."""
     now: float = yield Now()

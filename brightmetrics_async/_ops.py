@@ -14,7 +14,7 @@ from typing import Any
 
 from ._bodies import read_body, read_page, read_typed, stream_typed
 from ._errors import ConfigurationError, NotFound, UnexpectedResponse
-from ._fetch import Cached, Document, Flow, Policy, fetch
+from ._fetch import Cached, Document, Flow, Policy, Sink, fetch
 from ._filters import prepare_filter
 from ._formats import Format
 from ._metadata import parse_filter_metadata, parse_root_metadata
@@ -136,7 +136,7 @@ class Ops:
         return (yield from fetch(self.policy, request, read_typed(query.format)))
 
     def export(
-        self, query: Query, sink: object, progress: Callable[[int], None] | None = None
+        self, query: Query, sink: Sink, progress: Callable[[int], None] | None = None
     ) -> Flow[int]:
         """A non-JSON body streamed to ``sink``; the bytes written."""
         request = yield from self.data_request(query, "export")

@@ -39,28 +39,23 @@ from urllib.parse import urljoin, urlsplit
 import attrs
 
 from ._errors import JobError, UnexpectedResponse, UnsafeLink
-from ._poll_policy import JOB_LIFETIME, CostRow, JobHistory, PollPolicy, cost_table
+from ._poll_policy import JOB_LIFETIME, JobHistory, PollPolicy
 from ._protocol import error_for_status, require_same_origin
 from ._retry import is_transient_status
 from ._retry_after import parse_retry_after
 
 __all__ = [
-    "JOB_LIFETIME",
     "Accepted",
-    "CostRow",
     "Done",
     "Expired",
     "ExpiryReason",
     "Failed",
     "Immediate",
-    "JobHistory",
     "JobPoller",
     "JobState",
     "Pending",
     "Poll",
-    "PollPolicy",
     "Wait",
-    "cost_table",
     "interpret_submit",
 ]
 

@@ -358,16 +358,19 @@ class Session:
         known_pages: Mapping[str, int] | None = None,
         typed_items: Collection[int] = (),
         default_pages: int = DEFAULT_PAGES,
-        job_seconds: float = DEFAULT_JOB_SECONDS,
-        retry_after: float = DEFAULT_RETRY_AFTER,
+        job_seconds: float | None = None,
+        retry_after: float | None = None,
         known: Known | None = None,
     ) -> Estimate:
         """What pulling ``items`` would spend: the dry run of this session's own flows.
 
         Documents this session already holds cost nothing; learned job durations come from
         :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default.
-        No request is sent.
+        ``job_seconds`` / ``retry_after`` (None: the documented defaults) are assumed for
+        jobs. No request is sent.
         """
+        job_seconds = DEFAULT_JOB_SECONDS if job_seconds is None else job_seconds
+        retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
         if known is None:
             known = Learned(
                 dict(known_pages or {}), self._driver.documents.get, job_seconds, retry_after

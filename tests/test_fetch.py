@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import brightmetrics_async as bm
@@ -85,7 +87,7 @@ def test_transient_failures_are_retried_per_the_policy_with_its_retry_after() ->
     driver, log = replay([unavailable, unavailable, sample("page_3")])
     driver.run(ops().page(f"{BASE}/{CALLER_ID}"))
     times = [t for t, _ in log]
-    assert [round(b - a) for a, b in zip(times, times[1:], strict=False)] == [7, 7]
+    assert [round(b - a) for a, b in itertools.pairwise(times)] == [7, 7]
     driver, log = replay([unavailable] * 3)
     with pytest.raises(bm.ApiError) as info:
         driver.run(ops().page(f"{BASE}/{CALLER_ID}"))

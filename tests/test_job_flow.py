@@ -55,9 +55,7 @@ def accepted(retry: bm.RetryPolicy | None = None) -> tuple[Policy, JobPoller, fl
     outcome = driver.run(submit(policy, request, Format.CSV, Sink()))
     assert isinstance(outcome, Accepted)
     assert outcome.status_url == STATUS
-    poller = JobPoller(
-        outcome.status_url, submitted_at=driver.now, retry_after=outcome.retry_after
-    )
+    poller = JobPoller(outcome.status_url, submitted_at=driver.now, retry_after=outcome.retry_after)
     return policy, poller, driver.now
 
 
@@ -140,9 +138,9 @@ def test_a_submission_is_not_retried_after_a_500() -> None:
 
 
 @asynccontextmanager
-async def running(clock: VirtualClock, retry: bm.RetryPolicy) -> AsyncIterator[
-    tuple[Emulator, bm.Session]
-]:
+async def running(
+    clock: VirtualClock, retry: bm.RetryPolicy
+) -> AsyncIterator[tuple[Emulator, bm.Session]]:
     config = EmulatorConfig(job_seconds=60.0, job_retry_after=5.0, quota_limit=None)
     emulator = Emulator(config, clock=clock.time)
     async with (

@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import brightmetrics_async as bm
 
-from .._atomic import AtomicFile
-from .._pager import row_typer
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -40,7 +37,7 @@ def parquet_available() -> bool:
 
 def write_json_rows(rows: Iterable[Mapping[str, Any]], path: Path) -> Path:
     """Write ``rows`` as one JSON array, atomically; return the path."""
-    with AtomicFile(path) as out:
+    with bm.AtomicFile(path) as out:
         out.write(b"[")
         for i, row in enumerate(rows):
             out.write((b"\n" if i == 0 else b",\n") + json.dumps(row, ensure_ascii=False).encode())
@@ -92,7 +89,7 @@ class ParquetFile:
         self.path = path
         self.columns = dict(columns)
         self.rows = 0
-        self._typer = row_typer(self.columns)
+        self._typer = bm.row_typer(self.columns)
         self._tmp: Path | None = None
         self._writer: Any = None
         self._schema: pa.Schema | None = None
