@@ -18,6 +18,7 @@ from importlib.metadata import version as _version
 from ._atomic import AtomicFile as AtomicFile
 from ._auth import ApiKey as ApiKey
 from ._auth import BasicAuth as BasicAuth
+from ._auth import auth_from_env as auth_from_env
 from ._auth import hash_password as hash_password
 from ._budget import Budget as Budget
 from ._budget import MemoryBudget as MemoryBudget
@@ -148,6 +149,7 @@ __all__ = [
     "UnexpectedResponse",
     "UnknownTimezone",
     "UnsafeLink",
+    "auth_from_env",
     "between",
     "cost_table",
     "default_budget_path",

@@ -53,7 +53,10 @@ def read_body(head: Head) -> Flow[bytes]:
 
 def read_page(head: Head) -> Flow[Page]:
     """A JSON page of report rows."""
-    if not Format.JSON.matches(head.content_type):
+    ctype = head.headers.get("Content-Type")
+    if not (ctype is not None and ctype.startswith("application/json")) and not (
+        Format.JSON.matches(ctype)
+    ):
         raise UnexpectedResponse(
             f"a report page must be JSON, the server sent {head.content_type or 'no Content-Type'}"
         )

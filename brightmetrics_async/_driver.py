@@ -73,13 +73,30 @@ class Driver:
                         if response is not None:
                             response.release()
                             response = None
-                        response = await self._send(command, interactive)
+                        request = command.request
+                        await self.budget.acquire(
+                            self.account, max_wait=self._max_wait, interactive=interactive
+                        )
+                        headers = dict(request.headers)
+                        headers["Authorization"] = self._auth.header()
+                        if debug := log.isEnabledFor(logging.DEBUG):
+                            log.debug("%s %s (%s)", request.method, request.url, request.what)
+                        try:
+                            response = await self.transport.send(
+                                request.method, request.url, headers
+                            )
+                        finally:
+                            self.requests_sent += 1
+                        if debug:
+                            log.debug("%s -> HTTP %d", request.what, response.status)
+                        # Redirects are not followed by the transport: the URL that
+                        # answered is the URL sent.
                         reply = Head(
                             response.status,
                             response.headers,
-                            response.url,
+                            request.url,
                             self.clock.time(),
-                            command.request,
+                            request,
                         )
                     elif isinstance(command, Read):
                         assert response is not None
@@ -105,19 +122,6 @@ class Driver:
             if response is not None:
                 response.release()
             flow.close()
-
-    async def _send(self, command: Send, interactive: bool) -> Response:
-        request = command.request
-        await self.budget.acquire(self.account, max_wait=self._max_wait, interactive=interactive)
-        headers = dict(request.headers)
-        headers["Authorization"] = self._auth.header()
-        log.debug("%s %s (%s)", request.method, request.url, request.what)
-        try:
-            response = await self.transport.send(request.method, request.url, headers)
-        finally:
-            self.requests_sent += 1
-        log.debug("%s -> HTTP %d", request.what, response.status)
-        return response
 
 
 async def _stream(response: Response, command: Stream) -> int:

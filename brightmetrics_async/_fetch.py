@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Generator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -75,15 +75,17 @@ STATUS_BODY_LIMIT = 64 * 1024
 DEFAULT_429_WAIT = 60.0
 
 
-@attrs.frozen(slots=True)
-class Send:
+# Commands are named tuples: a flow makes several per request, and a tuple is the cheapest
+# frozen value Python builds.
+
+
+class Send(NamedTuple):
     """Spend a budget token and send ``request``; answered with a :class:`Head`."""
 
     request: Request
 
 
-@attrs.frozen(slots=True)
-class Read:
+class Read(NamedTuple):
     """Read the last answer's body, at most ``limit`` bytes (cut there if ``truncate``)."""
 
     limit: int | None = None
@@ -107,52 +109,45 @@ class Sink(Protocol):
         ...
 
 
-@attrs.frozen(slots=True)
-class Stream:
+class Stream(NamedTuple):
     """Write the last answer's body to ``sink`` (restarted first); answered with its size."""
 
     sink: Sink
     progress: Callable[[int], None] | None = None
 
 
-@attrs.frozen(slots=True)
-class Sleep:
+class Sleep(NamedTuple):
     """Wait ``seconds`` on the injected clock."""
 
     seconds: float
 
 
-@attrs.frozen(slots=True)
-class Now:
+class Now(NamedTuple):
     """Ask the injected clock's time."""
 
 
-@attrs.frozen(slots=True)
-class Block:
+class Block(NamedTuple):
     """The service answered 429: record that the account is blocked until ``until``."""
 
     until: float
 
 
-@attrs.frozen(slots=True)
-class Document:
+class Document(NamedTuple):
     """A shared document (service document, a filter schema, the root ``$metadata``), parsed:
     from the session's cache, or by running ``flow`` (which fetches ``request``) once."""
 
     key: str
     request: Request
-    flow: Any = attrs.field(eq=False, repr=False)
+    flow: Any
 
 
-@attrs.frozen(slots=True)
-class Cached:
+class Cached(NamedTuple):
     """The parsed document ``key`` if it is already known, else None (no request)."""
 
     key: str
 
 
-@attrs.frozen(slots=True)
-class Head:
+class Head(NamedTuple):
     """Status line and headers of an answer (the body is read by a further command)."""
 
     status: int

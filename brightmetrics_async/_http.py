@@ -1,9 +1,7 @@
-"""The transport: the one module that imports aiohttp. It sends a request and maps exceptions.
+"""The transport, the one module that imports aiohttp: it sends and maps exceptions, no more.
 
-It decides nothing: which URL may be sent, how many tries, what a status means, redirects and
-the 429 rule are the flows' (``_fetch``, ``_flows``); the budget token and the clock are the
-driver's (``_driver``). Every body read into memory goes through :meth:`Response.read`, which
-takes a byte limit; a body streamed to a file goes through :meth:`Response.chunks`.
+Every rule (URLs, tries, statuses, redirects, 429) is the flows' (``_fetch``); budget and clock
+are the driver's. Every body read into memory goes through :meth:`Response.read` (a byte limit).
 """
 
 from __future__ import annotations
@@ -42,13 +40,12 @@ class Timeouts:
 class Response:
     """An answer whose body is still on the wire; released by the driver."""
 
-    __slots__ = ("_raw", "headers", "status", "url")
+    __slots__ = ("_raw", "headers", "status")
 
     def __init__(self, raw: aiohttp.ClientResponse) -> None:
         self._raw = raw
         self.status: int = raw.status
         self.headers: Mapping[str, str] = raw.headers
-        self.url: str = str(raw.url)
 
     async def read(self, limit: int | None = None, *, truncate: bool = False) -> bytes:
         """The body, at most ``limit`` bytes: cut there (``truncate``) or refused beyond it.
@@ -135,8 +132,11 @@ class Transport:
 
     async def send(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
         """Send one request (the URL verbatim, never re-encoded; no redirect followed)."""
+        http = self._session
+        if http is None or http.closed:
+            http = self._http()
         try:
-            raw = await self._http().request(
+            raw = await http.request(
                 method, URL(url, encoded=True), headers=headers, allow_redirects=False
             )
         except BaseException as exc:

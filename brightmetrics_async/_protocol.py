@@ -174,7 +174,7 @@ def parse_service_document(body: bytes) -> list[Report]:
 
 def parse_page(body: bytes) -> Page:
     """A JSON page of report rows; raises :class:`UnexpectedResponse` when malformed."""
-    return _convert.structure(decode_json(body, what="report page"), Page)
+    return _convert.structure_page(decode_json(body, what="report page"))
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
