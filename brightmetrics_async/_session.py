@@ -168,9 +168,9 @@ class Session:
         return self._driver.requests_sent
 
     @property
-    def http(self) -> Transport:
-        """The transport (its ``session`` is the aiohttp session in use, None before any)."""
-        return self._transport
+    def aiohttp_session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session in use (None before the first request, or after closing)."""
+        return self._transport.session
 
     async def budget_status(self) -> BudgetSnapshot:
         """A frozen snapshot of this account's budget: remaining, next free time, spent."""
