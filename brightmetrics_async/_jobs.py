@@ -2,9 +2,12 @@
 
 Theory of operation
 -------------------
-The sans-I/O :class:`JobPoller` decides; this module only carries its decisions out: sleep
-until ``Wait.until`` on the injected clock (one timer per sleeping job, no task spinning), send
-the status poll it asks for (one budget token each), and feed it the answer. The 200 that ends
+The sans-I/O :class:`JobPoller` decides and the flows of ``_job_flow`` carry its decisions
+out (sleep until ``Wait.until`` on the injected clock - one timer per sleeping job, no task
+spinning -, send the status poll it asks for, feed it whatever answers, 503 and resets
+included); this class holds the job's state and runs those flows on the session's driver.
+``status()`` polls once when a poll is due; a failed poll raises at once (it was counted,
+and the next poll waits for its Retry-After). The 200 that ends
 a job carries the result itself, so the poll that finishes a job is consumed by whoever is
 waiting: ``result()`` reads it, ``export()`` streams it into an atomic file. When the result
 arrives outside those (the server ignored ``respond-async``, or ``status()`` saw the 200), the
