@@ -70,6 +70,7 @@ from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
+from ._json_array import write_array as write_json_array
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -169,4 +170,5 @@ __all__ = [
     "row_typer",
     "where",
     "windows_timezone",
+    "write_json_array",
 ]

@@ -11,7 +11,6 @@ cancellation removes the temporary file.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -38,10 +37,7 @@ def parquet_available() -> bool:
 def write_json_rows(rows: Iterable[Mapping[str, Any]], path: Path) -> Path:
     """Write ``rows`` as one JSON array, atomically; return the path."""
     with bm.AtomicFile(path) as out:
-        out.write(b"[")
-        for i, row in enumerate(rows):
-            out.write((b"\n" if i == 0 else b",\n") + json.dumps(row, ensure_ascii=False).encode())
-        out.write(b"\n]\n")
+        bm.write_json_array(out, rows)
         return out.commit()
 
 
