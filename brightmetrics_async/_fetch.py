@@ -182,12 +182,19 @@ class Policy:
     max_wait: float | None = None
 
 
-def send_following_redirects(policy: Policy, request: Request) -> Flow[Head]:
-    """Send ``request``; follow same-origin redirects; return the first other answer."""
+def send_following_redirects(
+    policy: Policy, request: Request, answered: list[Head] | None = None
+) -> Flow[Head]:
+    """Send ``request``; follow same-origin redirects; return the first other answer.
+
+    ``answered`` collects every answer received (a redirect hop included).
+    """
     what = request.what
     for _hop in range(MAX_REDIRECTS + 1):
         check_link(request.url, policy.base_url, what=what)
         head: Head = yield Send(request)
+        if answered is not None:
+            answered.append(head)
         status = head.status
         if 300 <= status < 400 and "Location" in head.headers:
             request = request.to(redirect_target(head.url, head.headers["Location"], what=what))

@@ -77,14 +77,14 @@ def poll(
 ) -> Flow[tuple[bool, T | None]]:
     """Send the poll the poller asked for; ``(True, value)`` when it carried the result."""
     request = requests.poll(poller.status_url, fmt)
+    answered: list[Head] = []
     try:
-        head = yield from send(policy, request)
-    except TransportError as error:
+        head = yield from send(policy, request, answered)
+    except BrightmetricsError as error:
+        # Reached the server (a reset after sending, a refused redirect): a poll all the same.
+        reached = bool(answered) or (isinstance(error, TransportError) and not error.before_send)
         now: float = yield Now()
-        poller.on_failure(sent=not error.before_send, now=now)
-        raise
-    except BrightmetricsError:
-        poller.on_failure(sent=False, now=0.0)
+        poller.on_failure(sent=reached, now=now)
         raise
     if head.status == 200:
         try:

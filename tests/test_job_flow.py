@@ -182,3 +182,12 @@ async def test_polls_equal_what_the_server_saw_and_a_second_result_waits(fault: 
         assert job.polls == len(seen)
         wait = 40.0 if fault.kind is FaultKind.TOO_MANY_REQUESTS else 5.0
         assert seen[2].at - failed_at >= wait, "the second result() honoured the last answer"
+
+
+def test_a_poll_redirected_to_another_origin_is_a_poll_and_fails() -> None:
+    policy, poller, t0 = accepted()
+    moved = Answer(302, {"Location": "https://evil.example.com/status/1"})
+    driver, log = replay([moved], now=t0)
+    with pytest.raises(bm.UnsafeLink):
+        driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+    assert poller.polls == len(log) == 1
