@@ -121,3 +121,17 @@ def test_a_dry_run_takes_what_is_known_from_a_known_object() -> None:
         known=Knows(),
     )
     assert [c.requests for c in est.items] == [4, 2]
+
+
+@pytest.mark.anyio
+async def test_documents_the_session_holds_cost_nothing_in_its_estimate(
+    session: bm.Session,
+) -> None:
+    items = [bm.PullItem("Search by CallerID", format="csv", filter="Call_Type eq 'Inbound'")]
+    before = session.estimate(items)
+    assert (before.service_document, before.filter_metadata, before.total) == (1, 1, 3)
+    assert session.requests_sent == 0, "a dry run sends nothing"
+    await session.data_url(items[0].report, filter=items[0].filter, format="csv")
+    after = session.estimate(items)
+    assert (after.service_document, after.filter_metadata, after.total) == (0, 0, 1)
+    assert after.requests[0].url.endswith(f"/{CALLER_ID}?$filter=Call_Type%20eq%20'Inbound'")
