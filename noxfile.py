@@ -1,4 +1,5 @@
-"""Development sessions: ``nox`` runs tests (every Python 3.11-3.13 found), lint and typing.
+"""Development sessions: ``nox`` runs tests (every Python 3.11-3.13 found), the suite without
+the optional orjson (``tests_minimal``), lint and typing.
 
 ``nox -s bench`` runs the benchmarks and rewrites ``benchmarks/RESULTS.md``.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing"]
+nox.options.sessions = ["tests", "tests_minimal", "lint", "typing"]
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
 
@@ -18,6 +19,14 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 def tests(session: nox.Session) -> None:
     """The whole test suite, against the emulator over loopback and a real redis-server."""
     session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def tests_minimal(session: nox.Session) -> None:
+    """The suite without the optional extras' speed-up: no orjson, the standard json decoder."""
+    session.install("-e", ".[test-minimal]")
+    session.run("python", "-c", "import importlib.util as u; assert not u.find_spec('orjson')")
     session.run("pytest", *session.posargs)
 
 

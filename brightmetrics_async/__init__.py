@@ -13,8 +13,12 @@ Every request spends one of the company account's 150 daily requests from a shar
 (:class:`SQLiteBudget` by default); see the README for the tour.
 """
 
+from importlib.metadata import version as _version
+
+from ._atomic import AtomicFile as AtomicFile
 from ._auth import ApiKey as ApiKey
 from ._auth import BasicAuth as BasicAuth
+from ._auth import auth_from_env as auth_from_env
 from ._auth import hash_password as hash_password
 from ._budget import Budget as Budget
 from ._budget import MemoryBudget as MemoryBudget
@@ -25,6 +29,7 @@ from ._bulk import Pull as Pull
 from ._clock import Clock as Clock
 from ._clock import SystemClock as SystemClock
 from ._dates import period as period
+from ._dry_run import Known as Known
 from ._errors import ApiError as ApiError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BrightmetricsError as BrightmetricsError
@@ -43,7 +48,10 @@ from ._errors import UnknownTimezone as UnknownTimezone
 from ._errors import UnsafeLink as UnsafeLink
 from ._estimate import Estimate as Estimate
 from ._estimate import ItemCost as ItemCost
+from ._estimate import Learned as Learned
 from ._estimate import estimate_requests as estimate_requests
+from ._filter_check import ORDERED_TYPES as ORDERED_TYPES
+from ._filter_check import TEXT_TYPES as TEXT_TYPES
 from ._filters import F as F
 from ._filters import FilterExpr as FilterExpr
 from ._filters import between as between
@@ -57,11 +65,13 @@ from ._filters import parse_filter as parse_filter
 from ._filters import render_filter as render_filter
 from ._filters import where as where
 from ._formats import Format as Format
+from ._formats import parse_format as parse_format
 from ._http import Timeouts as Timeouts
 from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
+from ._json_array import write_array as write_json_array
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -69,6 +79,7 @@ from ._models import Report as Report
 from ._names import odata_name as odata_name
 from ._pager import PageIterator as PageIterator
 from ._pager import RowIterator as RowIterator
+from ._pager import row_typer as row_typer
 from ._poll_policy import JobHistory as JobHistory
 from ._poll_policy import PollPolicy as PollPolicy
 from ._poll_policy import cost_table as cost_table
@@ -76,15 +87,18 @@ from ._polling import JobState as JobState
 from ._pull_items import PullEvent as PullEvent
 from ._pull_items import PullItem as PullItem
 from ._pull_items import PullResult as PullResult
+from ._request import Query as Query
+from ._request import Request as Request
 from ._retry import RetryPolicy as RetryPolicy
 from ._session import Session as Session
 from ._timezones import windows_timezone as windows_timezone
 
-__version__ = "0.1.0"
+__version__ = _version("brightmetrics-async")
 
 __all__ = [
     "ApiError",
     "ApiKey",
+    "AtomicFile",
     "AuthenticationError",
     "BasicAuth",
     "BrightmetricsError",
@@ -108,8 +122,11 @@ __all__ = [
     "JobState",
     "Journal",
     "JournalEntry",
+    "Known",
+    "Learned",
     "MemoryBudget",
     "NotFound",
+    "ORDERED_TYPES",
     "Page",
     "PageIterator",
     "PollPolicy",
@@ -117,20 +134,24 @@ __all__ = [
     "PullEvent",
     "PullItem",
     "PullResult",
+    "Query",
     "RateLimited",
     "RedisBudget",
     "Report",
+    "Request",
     "RequestTimeout",
     "RetryPolicy",
     "RowIterator",
     "SQLiteBudget",
     "Session",
     "SystemClock",
+    "TEXT_TYPES",
     "Timeouts",
     "TransportError",
     "UnexpectedResponse",
     "UnknownTimezone",
     "UnsafeLink",
+    "auth_from_env",
     "between",
     "cost_table",
     "default_budget_path",
@@ -145,8 +166,11 @@ __all__ = [
     "ne",
     "odata_name",
     "parse_filter",
+    "parse_format",
     "period",
     "render_filter",
+    "row_typer",
     "where",
     "windows_timezone",
+    "write_json_array",
 ]

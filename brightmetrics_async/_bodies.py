@@ -1,87 +1,131 @@
-"""Reading response bodies: whole, as a page, streamed to a file, or spooled for later.
+"""Reading answers' bodies, as flows: whole, as a page, streamed to a file, or spooled.
 
-Each function checks what the protocol promises (the Content-Type of the requested format, a
-body as long as its Content-Length) and raises :class:`UnexpectedResponse` otherwise; a
-connection dropped mid-body surfaces from :class:`Response` as :class:`TransportError`.
+Each one checks what the protocol promises (the Content-Type of the requested format, a body
+as long as its Content-Length) and raises :class:`UnexpectedResponse` otherwise; a connection
+dropped mid-body is thrown in by the driver as :class:`TransportError`. The byte limits of
+bodies read into memory are here, one per kind of body.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ._errors import UnexpectedResponse
+from ._fetch import STATUS_BODY_LIMIT, Flow, Head, Read, Sink, Stream
 from ._formats import Format
 from ._models import Page
 from ._protocol import parse_page
 
-if TYPE_CHECKING:
-    from ._atomic import AtomicFile
-    from ._http import Response
+__all__ = [
+    "METADATA_BODY_LIMIT",
+    "PAGE_BODY_LIMIT",
+    "STATUS_BODY_LIMIT",
+    "Spool",
+    "check_type",
+    "read_body",
+    "read_page",
+    "read_result",
+    "read_typed",
+    "stream_typed",
+]
 
-__all__ = ["CHUNK", "check_type", "read_body", "read_page", "spool", "stream_to"]
-
-CHUNK = 256 * 1024
+#: Bodies read into memory, by kind (None: no limit of ours).
+PAGE_BODY_LIMIT: int | None = None
+METADATA_BODY_LIMIT: int | None = None
+DATA_BODY_LIMIT: int | None = None
 _SPOOL_MEMORY = 8 * 1024 * 1024
 
 
-def check_type(resp: Response, fmt: Format) -> None:
+def check_type(head: Head, fmt: Format) -> None:
     """Raise :class:`UnexpectedResponse` unless the body is of the requested format."""
-    if not fmt.matches(resp.content_type):
+    if not fmt.matches(head.content_type):
         raise UnexpectedResponse(
-            f"asked for {fmt.main_type}, the server sent {resp.content_type or 'no Content-Type'}"
+            f"asked for {fmt.main_type}, the server sent {head.content_type or 'no Content-Type'}"
         )
 
 
-async def read_body(resp: Response) -> bytes:
-    """The whole body."""
-    return await resp.read()
+def read_body(head: Head) -> Flow[bytes]:
+    """A whole metadata body (service document, ``$metadata``)."""
+    body: bytes = yield Read(METADATA_BODY_LIMIT)
+    return body
 
 
-async def read_page(resp: Response) -> Page:
+def read_page(head: Head) -> Flow[Page]:
     """A JSON page of report rows."""
-    if not Format.JSON.matches(resp.content_type):
+    ctype = head.headers.get("Content-Type")
+    if not (ctype is not None and ctype.startswith("application/json")) and not (
+        Format.JSON.matches(ctype)
+    ):
         raise UnexpectedResponse(
-            f"a report page must be JSON, the server sent {resp.content_type or 'no Content-Type'}"
+            f"a report page must be JSON, the server sent {head.content_type or 'no Content-Type'}"
         )
-    return parse_page(await resp.read())
+    body: bytes = yield Read(PAGE_BODY_LIMIT)
+    return parse_page(body)
 
 
-async def stream_to(
-    resp: Response,
-    out: AtomicFile,
-    fmt: Format,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Write a response body to ``out`` in chunks, checking type and completeness.
+def read_result(head: Head) -> Flow[bytes]:
+    """A job's result read whole (any type: the job's format was asked at submission)."""
+    body: bytes = yield Read(DATA_BODY_LIMIT)
+    return body
 
-    ``out`` is restarted first, so a retried request never appends to a failed try.
+
+def read_typed(fmt: Format) -> Callable[[Head], Flow[bytes]]:
+    """A whole body of format ``fmt``."""
+
+    def consume(head: Head) -> Flow[bytes]:
+        check_type(head, fmt)
+        body: bytes = yield Read(DATA_BODY_LIMIT)
+        return body
+
+    return consume
+
+
+def stream_typed(
+    sink: Sink, fmt: Format, progress: Callable[[int], None] | None = None
+) -> Callable[[Head], Flow[int]]:
+    """A body of format ``fmt`` written to ``sink`` in chunks, checked for completeness.
+
+    ``sink`` is restarted first, so a retried request never appends to a failed try.
     """
-    check_type(resp, fmt)
-    out.restart()
-    async for chunk in await resp.iter_chunks(CHUNK):
-        out.write(chunk)
-        if progress is not None:
-            progress(out.bytes_written)
-    expected = resp.content_length
-    if expected is not None and out.bytes_written != expected and not _compressed(resp):
-        raise UnexpectedResponse(f"the body was cut short: {out.bytes_written} of {expected} bytes")
+
+    def consume(head: Head) -> Flow[int]:
+        check_type(head, fmt)
+        written: int = yield Stream(sink, progress)
+        expected = head.content_length
+        if expected is not None and written != expected and not _compressed(head):
+            raise UnexpectedResponse(f"the body was cut short: {written} of {expected} bytes")
+        return written
+
+    return consume
 
 
-def _compressed(resp: Response) -> bool:
+def _compressed(head: Head) -> bool:
     # aiohttp decompresses: the bytes written differ from a Content-Length of the encoded body.
-    return resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    return head.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
 
 
-async def spool(resp: Response, fmt: Format) -> tempfile.SpooledTemporaryFile[bytes]:
-    """Keep a result body for later: in memory up to 8 MB, then in a temporary file."""
-    check_type(resp, fmt)
-    buf: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(_SPOOL_MEMORY)
-    try:
-        async for chunk in await resp.iter_chunks(CHUNK):
-            buf.write(chunk)
-    except BaseException:
-        buf.close()
-        raise
-    return buf
+class Spool:
+    """A result kept for later: in memory up to 8 MB, then in a temporary file."""
+
+    def __init__(self) -> None:
+        self.file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(
+            _SPOOL_MEMORY
+        )
+        self.bytes_written = 0
+
+    def restart(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.bytes_written += len(data)
+
+    def read_all(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+    def close(self) -> None:
+        self.file.close()

@@ -27,13 +27,11 @@ it) so the next run continues; ``Journal.clear()`` removes such files.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -43,11 +41,16 @@ from ._atomic import AtomicFile, part_files
 from ._errors import ApiError, BrightmetricsError, ConfigurationError, InvalidToken, JobError
 from ._formats import Format
 from ._journal import Journal, JournalEntry
+from ._json_array import ArrayWriter
 from ._pull_items import Counts, EventKind, PullEvent, PullItem, PullResult, item_key
 
 if TYPE_CHECKING:
+    import os
+
+    from ._clock import Clock
     from ._jobs import Job
-    from ._session import Session
+    from ._pager import PageIterator
+    from ._request import Query
 
 __all__ = ["Pull"]
 
@@ -56,12 +59,34 @@ log = logging.getLogger("brightmetrics_async")
 _STALE_CHECKPOINT = (400, 404, 410)
 
 
+class Source(Protocol):
+    """What a pull needs of a session (``Session`` is one)."""
+
+    clock: Clock
+
+    def pages(self, report: Query, *, start: str | None = None) -> PageIterator: ...
+
+    async def download(self, report: Query) -> bytes: ...
+
+    async def export(
+        self,
+        report: Query,
+        path: str | os.PathLike[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> Path: ...
+
+    async def submit(self, report: Query) -> Job: ...
+
+    async def resume(self, token: str) -> Job: ...
+
+
 class Pull:
     """``async with session.pull_many(items) as pull: async for result in pull: ...``"""
 
     def __init__(
         self,
-        session: Session,
+        session: Source,
         items: Sequence[PullItem],
         *,
         concurrency: int,
@@ -125,7 +150,8 @@ class Pull:
         self, index: int, item: PullItem, send: MemoryObjectSendStream[PullResult]
     ) -> None:
         async with send, self._limiter:
-            started = time.perf_counter()
+            clock = self._session.clock
+            started = clock.time()
             self._emit(PullEvent("started", index, item))
             counters: Counts = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
             try:
@@ -133,14 +159,14 @@ class Pull:
             except (BrightmetricsError, OSError) as error:
                 token = getattr(error, "token", None)
                 self._emit(PullEvent("failed", index, item, error=error, token=token, **counters))
-                elapsed = time.perf_counter() - started
+                elapsed = clock.time() - started
                 result = PullResult(
                     index, item, error=error, token=token, elapsed=elapsed, **counters
                 )
             else:
                 skipped = index in self._skipped
                 self._emit(PullEvent("skipped" if skipped else "done", index, item, **counters))
-                elapsed = time.perf_counter() - started
+                elapsed = clock.time() - started
                 result = PullResult(
                     index, item, value=value, elapsed=elapsed, skipped=skipped, **counters
                 )
@@ -149,8 +175,7 @@ class Pull:
     async def _pull(
         self, index: int, item: PullItem, counters: Counts
     ) -> list[dict[str, Any]] | bytes | Path:
-        s = self._session
-        kw: dict[str, Any] = {"filter": item.filter, "timezone": item.timezone}
+        s, query = self._session, item.query
         key, entry = await self._journal_start(item)
         if key is not None and entry is not None and entry.state == "done":
             assert item.path is not None
@@ -168,12 +193,10 @@ class Pull:
             assert entry is not None
             value = await self._json_to_file(index, item, counters, key, entry)
         elif item.path is not None:
-            value = await s.export(
-                item.report, item.path, format=item.format, progress=progress, **kw
-            )
+            value = await s.export(query, item.path, progress=progress)
         elif item.format is Format.JSON:
             rows: list[dict[str, Any]] = []
-            async with s.pages(item.report, **kw) as pages:
+            async with s.pages(query) as pages:
                 async for page in pages:
                     rows.extend(page.rows)
                     counters["pages"] += 1
@@ -181,7 +204,7 @@ class Pull:
                     self._emit(PullEvent("page", index, item, **counters))
             return rows
         else:
-            body = await s.download(item.report, format=item.format, **kw)
+            body = await s.download(query)
             counters["bytes"] = len(body)
             return body
         if key is not None and self._journal is not None:
@@ -246,10 +269,8 @@ class Pull:
                 job, resumed = None, False
 
     async def _submit(self, item: PullItem, key: str | None) -> Job:
-        job = await self._session.submit(
-            item.report, format=item.format, filter=item.filter, timezone=item.timezone
-        )
-        token = job._safe_token()
+        job = await self._session.submit(item.query)
+        token = job.resume_token
         if self._journal is not None and key is not None and token is not None:
             await self._record(self._journal.record_token(key, token))
         return job
@@ -266,7 +287,7 @@ class Pull:
         job.on_change(polled)
         kind: EventKind = "resumed" if resumed else "submitted"
         self._emit(
-            PullEvent(kind, index, item, next_poll_at=job.next_poll_at, token=job._safe_token())
+            PullEvent(kind, index, item, next_poll_at=job.next_poll_at, token=job.resume_token)
         )
         if item.path is not None:
             path = await job.export(item.path)
@@ -290,8 +311,7 @@ class Pull:
         """A JSON pull written page by page, each page checkpointed once it is on disk."""
         assert self._journal is not None
         assert item.path is not None
-        journal, s = self._journal, self._session
-        kw: dict[str, Any] = {"filter": item.filter, "timezone": item.timezone}
+        journal, s, query = self._journal, self._session, item.query
         resuming = entry.state == "paging" and bool(entry.next_link) and bool(entry.part)
         with AtomicFile(
             item.path,
@@ -300,15 +320,15 @@ class Pull:
             keep_on_error=resuming,
         ) as out:
             start, rows = (entry.next_link, entry.rows) if out.resumed else (None, 0)
+            writer = ArrayWriter(out, rows=rows)
             if not out.resumed:
-                out.write(b"[")
+                writer.start()
             while True:
                 try:
-                    async with s.pages(item.report, start=start, **kw) as pages:
+                    async with s.pages(query, start=start) as pages:
                         async for page in pages:
-                            for row in page.rows:
-                                out.write((b",\n" if rows else b"") + json.dumps(row).encode())
-                                rows += 1
+                            writer.write(page.rows)
+                            rows = writer.rows
                             counters["pages"] += 1
                             counters["rows"] = rows
                             if pages.checkpoint is not None:
@@ -335,9 +355,10 @@ class Pull:
                     )
                     await journal.reset(key)
                     out.restart()
-                    out.write(b"[")
+                    writer = ArrayWriter(out)
+                    writer.start()
                     start, rows = None, 0
                     continue
                 break
-            out.write(b"]\n")
+            writer.finish()
             return out.commit()

@@ -13,7 +13,7 @@ import cattrs
 from ._errors import UnexpectedResponse
 from ._models import Page
 
-__all__ = ["structure", "unstructure"]
+__all__ = ["structure", "structure_page"]
 
 T = TypeVar("T")
 
@@ -28,6 +28,11 @@ def _structure_str(obj: Any, _: type[str]) -> str:
 
 
 _converter.register_structure_hook(str, _structure_str)
+
+
+def structure_page(obj: Any) -> Page:
+    """A decoded JSON page as a :class:`Page` (the hook itself: one per request, no dispatch)."""
+    return _structure_page(obj, Page)
 
 
 def _structure_page(obj: Any, _: type[Page]) -> Page:
@@ -59,8 +64,3 @@ def structure(obj: Any, cls: type[T]) -> T:
         raise
     except (cattrs.BaseValidationError, KeyError, TypeError, ValueError) as exc:
         raise UnexpectedResponse(f"malformed {cls.__name__} in the response") from exc
-
-
-def unstructure(obj: Any) -> Any:
-    """Unstructure a model into plain JSON-able values."""
-    return _converter.unstructure(obj)

@@ -1,22 +1,19 @@
-"""How many requests a pull will spend: an honest estimate, before anything is sent.
+"""How many requests a pull will spend, before anything is sent: the dry run of its flows.
 
 Every request spends one of the company account's 150 daily requests, so a bulk pull should
-say what it will cost before it starts. :func:`estimate_requests` counts, per the vendor's
-protocol and this library's caching:
+say what it will cost before it starts. :func:`estimate_requests` does not restate the
+session's rules: it runs the very flows a pull runs (report lookup, filter check, paging,
+downloads, submission and polling under the :class:`PollPolicy`) with the dry-run driver
+(``_dry_run``), which answers from what is known and counts what would be sent:
 
-* the service document: 1 when any item names its report by title or entity-set name (a GUID,
-  a report URL or a :class:`Report` needs none), or when the columns are needed for a report
-  given only by GUID; 0 when the session already holds it (``cached_metadata``);
-* filter metadata (``<report>/$metadata``): 1 per distinct report that has a filter (the
-  schema is fetched once to check the filter locally); 0 when cached;
-* the root ``$metadata``: 1 when any item's rows are typed (a parquet file needs the column
-  types: ``typed_items``); 0 when cached;
-* a synchronous JSON pull: 1 request per page. A page count known from an earlier run
+* the service document, filter schemas and root ``$metadata`` cost a request each, once,
+  unless known (``cached_metadata``);
+* a synchronous JSON pull costs one request per page: a page count learned earlier
   (``known_pages``) is used as is; otherwise ``default_pages`` (documented below);
-* a synchronous download or export in any other format: 1 request;
-* an asynchronous job: 1 submission plus the polls the :class:`PollPolicy` plans for a job
-  of ``job_seconds`` (or the duration learned in ``history``), see
-  :meth:`PollPolicy.predict_polls`. The result comes with the poll that sees it finished.
+* a download or export in another format costs one request;
+* an asynchronous job costs its submission plus the polls the :class:`PollPolicy` sends for
+  a job of ``job_seconds`` (the duration learned in ``history`` shapes the plan, as in a
+  real run). The result comes with the poll that sees it finished.
 
 Not counted, and said so in :attr:`Estimate.notes`: retries of transient failures (each
 also spends a request) and requests other processes of the account make meanwhile.
@@ -24,17 +21,21 @@ also spends a request) and requests other processes of the account make meanwhil
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Collection, Iterable, Mapping
-from typing import Literal
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, Literal
 
 import attrs
 
+from ._dry_run import DryRun, Known, stand_in
 from ._errors import ConfigurationError
+from ._fetch import Policy
 from ._formats import Format
 from ._models import Report
+from ._ops import Ops
 from ._poll_policy import JobHistory, PollPolicy
+from ._protocol import guid_of
 from ._pull_items import PullItem
+from ._request import Query, Request, Requests
 
 __all__ = [
     "DEFAULT_JOB_SECONDS",
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_RETRY_AFTER",
     "Estimate",
     "ItemCost",
+    "Learned",
     "estimate_requests",
 ]
 
@@ -84,42 +86,61 @@ class Estimate:
     filter_metadata: int = 0
     columns_metadata: int = 0
     notes: tuple[str, ...] = ()
+    requests: tuple[Request, ...] = attrs.field(default=(), repr=False)
 
     def fits(self, remaining: int) -> bool:
         """True when ``remaining`` budget tokens cover the whole estimate."""
         return self.total <= remaining
 
 
-def _guid(ref: str) -> str | None:
-    last = ref.strip().rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-    try:
-        return str(uuid.UUID(last))
-    except ValueError:
+class _ReadOnlyHistory:
+    """Lets a dry run read learned durations without recording made-up ones."""
+
+    def __init__(self, history: JobHistory | None) -> None:
+        self._history = history
+
+    def expected(self, key: str) -> float | None:
+        return self._history.expected(key) if self._history is not None else None
+
+    def record(self, key: str, duration: float) -> None:
         return None
 
 
-def _report_key(report: Report | str) -> tuple[str, bool, bool]:
-    """(a key naming the report, needs the service document to resolve, has a name)."""
-    if isinstance(report, Report):
-        return (report.url.lower() or report.title), False, bool(report.name)
-    guid = _guid(report)
-    if guid is not None:
-        return guid, False, False
-    return report.strip(), True, True
+@attrs.define
+class Learned:
+    """What is known, for a dry run: page counts by report (GUID, title or reference),
+    documents held (``documents``: key -> parsed document), and job durations.
+
+    The in-memory default of :class:`~._dry_run.Known`; a persistent store implements the
+    same four methods.
+    """
+
+    known_pages: Mapping[str, int] = attrs.field(factory=dict)
+    documents: Callable[[str], Any] | None = None
+    job_seconds_default: float = DEFAULT_JOB_SECONDS
+    retry_after_default: float = DEFAULT_RETRY_AFTER
+
+    def document(self, key: str) -> Any | None:
+        return self.documents(key) if self.documents is not None else None
+
+    def pages(self, report: Report, query: Query) -> int | None:
+        for name in (report.url, report.url.lower(), report.title, report.name):
+            if name and name in self.known_pages:
+                return int(self.known_pages[name])
+        return None
+
+    def job_seconds(self, report: Report, fmt: Format) -> float | None:
+        return self.job_seconds_default
+
+    def retry_after(self) -> float:
+        return self.retry_after_default
 
 
-def _pages_for(
-    item: PullItem, key: str, known: Mapping[str, int], default_pages: int
-) -> tuple[int, str]:
-    candidates = [key]
-    if isinstance(item.report, Report):
-        candidates += [item.report.title, item.report.name]
-    else:
-        candidates.append(item.report)
-    for name in candidates:
-        if name and name in known:
-            return max(1, int(known[name])), "pages known from an earlier run"
-    return default_pages, f"page count unknown: assumed {default_pages}"
+_DRY_BASE = "https://dry-run.invalid/odata"
+
+
+def _ref(report: Report | str) -> str:
+    return report.url if isinstance(report, Report) else report
 
 
 def estimate_requests(
@@ -133,14 +154,17 @@ def estimate_requests(
     job_seconds: float = DEFAULT_JOB_SECONDS,
     retry_after: float = DEFAULT_RETRY_AFTER,
     history: JobHistory | None = None,
+    ops: Ops | None = None,
+    known: Known | None = None,
 ) -> Estimate:
-    """Estimate the requests pulling ``items`` costs (see the module docstring for the rules).
+    """Estimate the requests pulling ``items`` costs: the dry run of the pull's flows.
 
     ``known_pages`` maps a report GUID (lower case), title or the reference exactly as an
     item gives it to its page count. ``cached_metadata``: the session already holds the
     service document, the filter schemas and the columns. ``typed_items``: the indices of
     items whose rows are typed with the root ``$metadata`` (parquet). ``history`` (e.g.
     ``session.job_history``) supplies learned job durations, keyed as the jobs record them.
+    ``ops`` (a session's flows) and ``known`` (a :class:`Known`) replace the stand-ins.
 
     Raises :class:`ConfigurationError` for ``default_pages < 1`` or a negative or non-finite
     ``job_seconds``.
@@ -149,35 +173,52 @@ def estimate_requests(
         raise ConfigurationError("default_pages must be at least 1")
     if not 0 <= job_seconds < float("inf"):
         raise ConfigurationError("job_seconds must be finite and >= 0")
-    known = dict(known_pages or {})
-    costs: list[ItemCost] = []
+    pull = [raw if isinstance(raw, PullItem) else PullItem(raw) for raw in items]
+    refs = [_ref(item.report) for item in pull]
+    if known is None:
+        stand = (lambda key: stand_in(key, refs)) if cached_metadata else None
+        known = Learned(dict(known_pages or {}), stand, job_seconds, retry_after)
+    if ops is None:
+        requests = Requests(_DRY_BASE, format_via="header")
+        ops = Ops(Policy(_DRY_BASE), requests, check_filters=True)
+    dry = DryRun(
+        ops,
+        known,
+        poll_policy=policy,
+        history=_ReadOnlyHistory(history),
+        default_pages=default_pages,
+        default_job_seconds=job_seconds,
+    )
+    dry.refs = refs
     typed = set(typed_items)
-    needs_service_doc = False
-    filtered: set[str] = set()
-    by_name = False
-    for index, raw in enumerate(items):
-        item = raw if isinstance(raw, PullItem) else PullItem(raw)
-        key, resolve, named = _report_key(item.report)
-        by_name = by_name or resolve
-        # Session.columns() resolves a bare GUID through the service document.
-        needs_service_doc = needs_service_doc or (index in typed and not named)
-        if item.filter is not None and str(item.filter).strip():
-            filtered.add(key)
+    costs: list[ItemCost] = []
+    for index, item in enumerate(pull):
+        shared_before = _shared(dry.sent)
+        spent, guessed, polls = dry.item(item.query, use_async=item.use_async, typed=index in typed)
+        own = spent - (_shared(dry.sent) - shared_before)
         label = f"{item.name} ({item.format.value}{', async' if item.use_async else ''})"
         if item.use_async:
-            expected = history.expected(f"{key}|{item.format.value}") if history else None
-            polls = policy.predict_polls(job_seconds, retry_after=retry_after, expected=expected)
+            ref = item.report
+            name = ref.url if isinstance(ref, Report) else (guid_of(ref) or ref)
+            key = f"{name}|{item.format.value}"
+            expected = history.expected(key) if history is not None else None
             seconds = expected if expected is not None and policy.learn else job_seconds
             detail = f"1 submission + {polls} polls (a job of about {seconds:g} s)"
-            costs.append(ItemCost(index, label, "job", 1 + polls, detail))
+            costs.append(ItemCost(index, label, "job", own, detail))
         elif item.format is Format.JSON:
-            pages, why = _pages_for(item, key, known, default_pages)
-            costs.append(ItemCost(index, label, "pages", pages, f"1 per page; {why}"))
+            unknown = any(g.endswith(" pages") for g in guessed)
+            why = (
+                f"page count unknown: assumed {default_pages}"
+                if unknown
+                else ("pages known from an earlier run")
+            )
+            costs.append(ItemCost(index, label, "pages", own, f"1 per page; {why}"))
         else:
-            costs.append(ItemCost(index, label, "download", 1, "one request"))
-    service = 0 if cached_metadata else int(by_name or needs_service_doc)
-    filters = 0 if cached_metadata else len(filtered)
-    columns = int(bool(typed) and not cached_metadata)
+            costs.append(ItemCost(index, label, "download", own, "one request"))
+    kinds = [r.purpose for r in dry.sent]
+    service = kinds.count("service document")
+    filters = kinds.count("filter metadata")
+    columns = kinds.count("service metadata")
     notes = [
         "retries of transient failures are not counted (each spends a request too)",
         "other users and processes of the account spend the same budget meanwhile",
@@ -192,12 +233,19 @@ def estimate_requests(
             f"jobs are assumed to take {job_seconds:g} s with Retry-After {retry_after:g} s "
             "unless a duration was learned"
         )
-    total = service + filters + columns + sum(c.requests for c in costs)
     return Estimate(
-        total=total,
+        total=len(dry.sent),
         items=tuple(costs),
         service_document=service,
         filter_metadata=filters,
         columns_metadata=columns,
         notes=tuple(notes),
+        requests=tuple(dry.sent),
     )
+
+
+_SHARED = ("service document", "filter metadata", "service metadata")
+
+
+def _shared(sent: list[Request]) -> int:
+    return sum(1 for r in sent if r.purpose in _SHARED)

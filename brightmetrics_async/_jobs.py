@@ -2,9 +2,12 @@
 
 Theory of operation
 -------------------
-The sans-I/O :class:`JobPoller` decides; this module only carries its decisions out: sleep
-until ``Wait.until`` on the injected clock (one timer per sleeping job, no task spinning), send
-the status poll it asks for (one budget token each), and feed it the answer. The 200 that ends
+The sans-I/O :class:`JobPoller` decides and the flows of ``_job_flow`` carry its decisions
+out (sleep until ``Wait.until`` on the injected clock - one timer per sleeping job, no task
+spinning -, send the status poll it asks for, feed it whatever answers, 503 and resets
+included); this class holds the job's state and runs those flows on the session's driver.
+``status()`` polls once when a poll is due; a failed poll raises at once (it was counted,
+and the next poll waits for its Retry-After). The 200 that ends
 a job carries the result itself, so the poll that finishes a job is consumed by whoever is
 waiting: ``result()`` reads it, ``export()`` streams it into an atomic file. When the result
 arrives outside those (the server ignored ``respond-async``, or ``status()`` saw the 200), the
@@ -18,37 +21,44 @@ half-written, and the server job is not (cannot be) cancelled.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 from ._atomic import AtomicFile
-from ._bodies import CHUNK, spool, stream_to
-from ._errors import BrightmetricsError, JobError, JobExpired, UnexpectedResponse
+from ._bodies import Spool, read_result, stream_typed
+from ._driver import CHUNK
+from ._errors import BrightmetricsError, JobError, UnexpectedResponse
+from ._fetch import Consume, Policy
 from ._formats import Format
-from ._polling import (
-    Done,
-    Expired,
-    Failed,
-    JobPoller,
-    JobState,
-    Pending,
-    Poll,
-    Wait,
-)
-from ._protocol import decode_json, error_for_status
+from ._job_flow import poll_once, wait
+from ._json_array import rows_of, write_array
+from ._polling import JobPoller, JobState
+from ._protocol import decode_json
 from ._tokens import encode_token, token_for
 
 if TYPE_CHECKING:
-    from ._http import HttpClient, Response
+    from ._driver import Driver
     from ._poll_policy import JobHistory, PollPolicy
+    from ._request import Requests
 
-__all__ = ["Job"]
+__all__ = ["Job", "JobContext"]
 
 T = TypeVar("T")
+
+
+@attrs.frozen
+class JobContext:
+    """What a job of a session needs: the driver, the flows' policy, the request builder."""
+
+    driver: Driver
+    policy: Policy
+    requests: Requests
+    poll_policy: PollPolicy
+    history: JobHistory
 
 
 class Job:
@@ -60,15 +70,15 @@ class Job:
 
     def __init__(
         self,
-        http: HttpClient,
+        ctx: JobContext,
         *,
         report: str,
         format: Format,  # noqa: A002 - the vendor's word
         poller: JobPoller | None,
-        spooled: tempfile.SpooledTemporaryFile[bytes] | None = None,
+        spooled: Spool | None = None,
         submitted_at: float,
     ) -> None:
-        self._http = http
+        self._ctx = ctx
         self.report = report
         self.format = format
         self._poller = poller
@@ -79,15 +89,13 @@ class Job:
     @classmethod
     def start(
         cls,
-        http: HttpClient,
+        ctx: JobContext,
         *,
         report: str,
         format: Format,  # noqa: A002
         status_url: str,
         submitted_at: float,
         retry_after: float | None,
-        policy: PollPolicy,
-        history: JobHistory,
         expires_at: float | None = None,
         polls: int = 0,
     ) -> Job:
@@ -96,13 +104,13 @@ class Job:
             status_url,
             submitted_at=submitted_at,
             expires_at=expires_at,
-            policy=policy,
-            history=history,
+            policy=ctx.poll_policy,
+            history=ctx.history,
             history_key=f"{report}|{format.value}",
             retry_after=retry_after,
             polls=polls,
         )
-        return cls(http, report=report, format=format, poller=poller, submitted_at=submitted_at)
+        return cls(ctx, report=report, format=format, poller=poller, submitted_at=submitted_at)
 
     def __repr__(self) -> str:
         return (
@@ -174,6 +182,11 @@ class Job:
         except JobError:
             return None
 
+    @property
+    def resume_token(self) -> str | None:
+        """:meth:`token`, or None for a job answered at once (nothing to resume)."""
+        return self._safe_token()
+
     # -- waiting -----------------------------------------------------------------------
 
     async def result(self) -> Any:
@@ -182,21 +195,15 @@ class Job:
         Raises :class:`JobExpired`, :class:`JobError` or transport/API errors, each carrying
         the resume token.
         """
-        body = await self._run(lambda resp: resp.read(), self._read_spool)
+        body = await self._run(read_result, Spool.read_all)
         if self.format is Format.JSON:
             try:
-                doc = decode_json(body, what="export result")
+                return rows_of(decode_json(body, what="export result"), what="export result")
             except UnexpectedResponse as exc:
                 # The status URL serves the result for its whole hour: the token lets a
                 # caller fetch it again.
                 exc.token = self._safe_token()
                 raise
-            rows = doc.get("value") if isinstance(doc, dict) else doc
-            if not isinstance(rows, list):
-                raise UnexpectedResponse(
-                    "export result: no 'value' array", token=self._safe_token()
-                )
-            return rows
         return body
 
     async def export(self, path: str | os.PathLike[str]) -> Path:
@@ -207,20 +214,16 @@ class Job:
         if self.format is Format.JSON:
             rows = await self.result()
             with AtomicFile(path) as out:
-                out.write(json.dumps(rows, ensure_ascii=False).encode())
+                write_array(out, rows)
                 return out.commit()
         with AtomicFile(path) as out:
 
-            async def from_spool() -> None:
-                assert self._spool is not None
-                self._spool.seek(0)
-                while chunk := self._spool.read(CHUNK):
+            def from_spool(spool: Spool) -> None:
+                spool.file.seek(0)
+                while chunk := spool.file.read(CHUNK):
                     out.write(chunk)
 
-            async def from_response(resp: Response) -> None:
-                await stream_to(resp, out, self.format)
-
-            await self._run(from_response, from_spool)
+            await self._run(stream_typed(out, self.format), from_spool)
             return out.commit()
 
     async def status(self) -> JobState:
@@ -230,98 +233,49 @@ class Job:
         """
         if self._spool is not None or self._poller is None:
             return self.state
-        action = self._poller.next_action(self._http.clock.time())
-        if isinstance(action, Expired):
-            raise JobExpired(_expired_text(action), token=self._safe_token())
-        if isinstance(action, Poll):
-            await self._poll(action, self._spool_response)
+        ctx, spool, polls = self._ctx, Spool(), self.polls
+        try:
+            flow = poll_once(ctx.policy, ctx.requests, self._poller, self.format, spool)
+            done = await ctx.driver.run(flow)
+        except BrightmetricsError as exc:
+            spool.close()
+            if exc.token is None:
+                exc.token = self._safe_token()
+            raise
+        except BaseException:
+            spool.close()
+            raise
+        finally:
+            if self.polls != polls:
+                self._changed()
+        if done:
+            self._spool = spool
+        else:
+            spool.close()
         return self.state
 
-    async def _run(
-        self,
-        consume: Callable[[Response], Awaitable[T]],
-        from_spool: Callable[[], Awaitable[T]],
-    ) -> T:
+    async def _run(self, consume: Consume[Any], from_spool: Callable[[Spool], T]) -> T:
         try:
-            while True:
-                if self._spool is not None:
-                    try:
-                        return await from_spool()
-                    finally:
-                        self._spool.close()
-                        self._spool = None
-                if self._poller is None:
-                    raise JobError("the result of this job was already read")
-                clock = self._http.clock
-                if self._poller.state is JobState.DONE:
-                    # The status URL serves the result for its whole hour: fetch it again.
-                    if clock.time() >= self._poller.expires_at:
-                        raise JobExpired("the job's result is past its 1-hour life")
-                    return await self._fetch_again(consume)
-                if self._poller.state is not JobState.PENDING:
-                    raise JobError(f"the job is {self._poller.state.value}; its result is gone")
-                action = self._poller.next_action(clock.time())
-                if isinstance(action, Wait):
-                    await clock.sleep(action.until - clock.time())
-                elif isinstance(action, Expired):
-                    raise JobExpired(_expired_text(action))
-                else:
-                    done, value = await self._poll(action, consume)
-                    if done:
-                        return value  # type: ignore[return-value]
+            if self._spool is not None:
+                try:
+                    return from_spool(self._spool)
+                finally:
+                    self._spool.close()
+                    self._spool = None
+            if self._poller is None:
+                raise JobError("the result of this job was already read")
+            ctx = self._ctx
+            flow = wait(ctx.policy, ctx.requests, self._poller, self.format, consume, self._changed)
+            value: T = await ctx.driver.run(flow)
+            return value
         except BrightmetricsError as exc:
             if exc.token is None:
                 exc.token = self._safe_token()
             raise
 
-    async def _poll(
-        self, action: Poll, consume: Callable[[Response], Awaitable[T]]
-    ) -> tuple[bool, T | None]:
-        assert self._poller is not None
-        poller, clock = self._poller, self._http.clock
-
-        async def answer(resp: Response) -> tuple[bool, T | None]:
-            if resp.status == 200:
-                value = await consume(resp)
-                poller.on_response(200, resp.headers, None, now=clock.time())
-                return True, value
-            body = await resp.read()
-            outcome = poller.on_response(resp.status, resp.headers, body, now=clock.time())
-            if isinstance(outcome, Expired):
-                raise JobExpired(_expired_text(outcome))
-            if isinstance(outcome, Failed):
-                error = error_for_status(outcome.status, resp.headers, body, what="status poll")
-                raise error or JobError(f"status poll: HTTP {outcome.status}")
-            assert isinstance(outcome, (Pending, Done))
-            return False, None
-
-        try:
-            return await self._http.fetch(
-                action.url,
-                answer,
-                what="status poll",
-                headers={"Accept": self.format.media_type},
-                ok=(200, 202, 404, 410),
-            )
-        finally:
-            for listener in self._listeners:
-                listener(self)
-
-    async def _fetch_again(self, consume: Callable[[Response], Awaitable[T]]) -> T:
-        assert self._poller is not None
-
-        async def answer(resp: Response) -> T:
-            if resp.status != 200:
-                raise JobExpired(f"the finished job's status URL answered HTTP {resp.status}")
-            return await consume(resp)
-
-        return await self._http.fetch(
-            self._poller.status_url,
-            answer,
-            what="export result",
-            headers={"Accept": self.format.media_type},
-            ok=(200, 202, 404, 410),
-        )
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener(self)
 
     async def aclose(self) -> None:
         """Drop a spooled result that will not be read."""
@@ -334,20 +288,3 @@ class Job:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _spool_response(self, resp: Response) -> None:
-        self._spool = await spool(resp, self.format)
-
-    async def _read_spool(self) -> bytes:
-        assert self._spool is not None
-        self._spool.seek(0)
-        return self._spool.read()
-
-
-def _expired_text(action: Expired) -> str:
-    return {
-        "lifetime": "the job's status URL is past its 1-hour life; no request was sent",
-        "deadline": "the wait deadline passed before the job finished",
-        "max_polls": "the poll limit was reached before the job finished",
-        "gone": "the server no longer knows the job (404/410)",
-    }.get(action.reason, f"the job expired ({action.reason})")

@@ -23,12 +23,57 @@ import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import UnexpectedResponse
 from ._models import Page
 
-__all__ = ["PageIterator", "RowIterator", "row_typer"]
+if TYPE_CHECKING:
+    from ._fetch import Flow
+    from ._ops import Ops
+    from ._request import Query
+
+__all__ = ["PageIterator", "Pager", "RowIterator", "row_typer"]
+
+T = TypeVar("T")
+
+
+class Pager:
+    """Where a paging is (pure): the next URL, the links seen, the pages read."""
+
+    __slots__ = ("_seen", "next_url", "pages_read")
+
+    def __init__(self, first_url: str | None) -> None:
+        self.next_url = first_url
+        self.pages_read = 0
+        self._seen: set[bytes] = set()
+
+    def take(self) -> str | None:
+        """The URL to fetch next (None: done); a repeated next link raises."""
+        url = self.next_url
+        if url is None:
+            return None
+        digest = hashlib.blake2b(url.encode(), digest_size=16).digest()
+        if digest in self._seen:
+            raise UnexpectedResponse(
+                f"the server repeated a next link after {self.pages_read} pages; stopped"
+            )
+        self._seen.add(digest)
+        return url
+
+    def on_page(self, page: Page) -> None:
+        """A page was read: move to its next link."""
+        self.pages_read += 1
+        self.next_url = page.next_link
+
+
+def pages_flow(ops: Ops, pager: Pager, query: Query | None) -> Flow[int]:
+    """Every page of a paging, read and dropped (the dry run's way of paging)."""
+    if pager.next_url is None and query is not None:
+        pager.next_url = (yield from ops.data_request(query, "report page")).url
+    while (url := pager.take()) is not None:
+        pager.on_page((yield from ops.page(url)))
+    return pager.pages_read
 
 
 class PageIterator:
@@ -36,50 +81,50 @@ class PageIterator:
 
     def __init__(
         self,
-        first_url: str | None,
-        fetch: Callable[[str], Awaitable[Page]],
+        start: str | None,
         *,
-        prepare: Callable[[], Awaitable[str]] | None = None,
-        convert: Callable[[], Awaitable[Callable[[dict[str, Any]], dict[str, Any]] | None]]
-        | None = None,
+        run: Callable[[Flow[Any]], Awaitable[Any]],
+        ops: Ops,
+        query: Query | None = None,
+        typed: bool = False,
     ) -> None:
-        self._next: str | None = first_url
+        self._pager = Pager(start)
         self._closed = False
-        self._fetch = fetch
-        self._prepare = prepare
-        self._convert = convert
+        self._run = run
+        self._ops = ops
+        self._query = query
+        self._typed = typed
         self._typer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-        self._seen: set[bytes] = set()
         self._started = False
-        self.pages_read = 0
+
+    @property
+    def pages_read(self) -> int:
+        """Pages read so far."""
+        return self._pager.pages_read
 
     @property
     def checkpoint(self) -> str | None:
         """The URL of the next page to fetch, or None when the iteration is complete."""
-        return self._next
+        return self._pager.next_url
 
     def __aiter__(self) -> PageIterator:
         return self
 
     async def __anext__(self) -> Page:
+        pager = self._pager
         if not self._started:
             self._started = True
-            if self._next is None and self._prepare is not None and not self._closed:
-                self._next = await self._prepare()
-            if self._convert is not None:
-                self._typer = await self._convert()
-        url = self._next
+            query = self._query
+            if pager.next_url is None and query is not None and not self._closed:
+                request = await self._run(self._ops.data_request(query, "report page"))
+                pager.next_url = request.url
+            if self._typed and query is not None:
+                self._typer = row_typer(await self._run(self._ops.columns(query.report)))
+        url = pager.take()
         if url is None:
             raise StopAsyncIteration
-        digest = hashlib.blake2b(url.encode(), digest_size=16).digest()
-        if digest in self._seen:
-            raise UnexpectedResponse(
-                f"the server repeated a next link after {self.pages_read} pages; stopped"
-            )
-        self._seen.add(digest)
-        page = await self._fetch(url)
-        self.pages_read += 1
-        self._next = page.next_link
+        page: Page = await self._run(self._ops.page(url))
+        pager.on_page(page)
         if self._typer is not None:
             typer = self._typer
             page = Page(
@@ -89,7 +134,7 @@ class PageIterator:
 
     async def aclose(self) -> None:
         """Stop: no further request is sent. Pages are read whole, so nothing stays open."""
-        self._next = None
+        self._pager.next_url = None
         self._closed = True
 
     async def __aenter__(self) -> PageIterator:

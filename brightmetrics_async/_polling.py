@@ -39,28 +39,23 @@ from urllib.parse import urljoin, urlsplit
 import attrs
 
 from ._errors import JobError, UnexpectedResponse, UnsafeLink
-from ._poll_policy import JOB_LIFETIME, CostRow, JobHistory, PollPolicy, cost_table
+from ._poll_policy import JOB_LIFETIME, JobHistory, PollPolicy
 from ._protocol import error_for_status, require_same_origin
 from ._retry import is_transient_status
 from ._retry_after import parse_retry_after
 
 __all__ = [
-    "JOB_LIFETIME",
     "Accepted",
-    "CostRow",
     "Done",
     "Expired",
     "ExpiryReason",
     "Failed",
     "Immediate",
-    "JobHistory",
     "JobPoller",
     "JobState",
     "Pending",
     "Poll",
-    "PollPolicy",
     "Wait",
-    "cost_table",
     "interpret_submit",
 ]
 
@@ -351,6 +346,20 @@ class JobPoller:
             return Failed(status, True, retry_after, dict(headers), body)
         effective = self._policy.retry_after_or_default(self._retry_after)
         return Pending(self._url, retry_after=effective, next_poll_at=self._next_poll_at)
+
+    def on_failure(self, *, sent: bool, now: float) -> None:
+        """The poll :meth:`next_action` asked for failed without an answer (a reset, a
+        timeout). ``sent``: it may have reached the server, so it counts as a poll and the
+        next one is planned per the backoff; otherwise the poll is simply still due.
+        """
+        self._require_pending("on_failure")
+        if not self._awaiting:
+            raise JobError("on_failure without a Poll from next_action")
+        self._awaiting = False
+        if sent:
+            self._polls += 1
+            self._last = now
+            self._next_poll_at = self._plan()
 
     def _plan(self) -> float:
         return self._policy.plan(

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 from . import _convert
 from ._errors import (
     ApiError,
@@ -35,16 +37,22 @@ try:  # orjson is optional (the "fast" extra); it decodes pages several times fa
         """Decode JSON bytes (orjson when installed)."""
         return _orjson.loads(data)
 
-    _JSON_ERRORS: tuple[type[Exception], ...] = (_orjson.JSONDecodeError, ValueError)
-except ImportError:  # pragma: no cover - exercised in the no-extras CI leg
+    _JSON_ERRORS: tuple[type[Exception], ...] = (
+        _orjson.JSONDecodeError,
+        ValueError,
+        RecursionError,
+    )
+except ImportError:  # pragma: no cover - exercised in the no-extras leg (nox -s tests_minimal)
 
     def loads(data: bytes) -> Any:
         """Decode JSON bytes (orjson when installed)."""
         return json.loads(data)
 
-    _JSON_ERRORS = (ValueError,)
+    # The standard decoder recurses: 100,000 nested arrays raise RecursionError.
+    _JSON_ERRORS = (ValueError, RecursionError)
 
 __all__ = [
+    "check_link",
     "decode_json",
     "default_account",
     "error_for_status",
@@ -53,6 +61,7 @@ __all__ = [
     "parse_odata_error",
     "parse_page",
     "parse_service_document",
+    "redirect_target",
     "require_same_origin",
     "resolve_report",
     "origin_of",
@@ -77,8 +86,8 @@ def parse_odata_error(body: bytes, content_type: str | None) -> tuple[str | None
     text = body[:65536]
     if "json" in ctype or text.lstrip().startswith(b"{"):
         try:
-            doc = json.loads(text)
-        except ValueError:
+            doc = loads(text)
+        except _JSON_ERRORS:
             doc = None
         if isinstance(doc, dict):
             err = doc.get("error", doc)
@@ -165,7 +174,7 @@ def parse_service_document(body: bytes) -> list[Report]:
 
 def parse_page(body: bytes) -> Page:
     """A JSON page of report rows; raises :class:`UnexpectedResponse` when malformed."""
-    return _convert.structure(decode_json(body, what="report page"), Page)
+    return _convert.structure_page(decode_json(body, what="report page"))
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -263,3 +272,60 @@ def resolve_report(ref: str, reports: Iterable[Report]) -> Report:
     if len(by_title) > 1:
         raise ConfigurationError(f"{len(by_title)} reports are titled {ref!r}; use the GUID")
     raise NotFound(f"no report matches {ref!r}", status=404)
+
+
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def check_link(url: str, base_url: str, *, what: str) -> str:
+    """The one check of every URL a request goes to (from the server, a token, a checkpoint
+    or the caller); returns ``url`` unchanged or raises :class:`UnsafeLink`, before any spend.
+
+    Refused: another origin than the service (credentials go nowhere else), user information
+    (aiohttp would turn it into a second credential, or fail), blanks or control characters,
+    a malformed URL or port.
+    """
+    n = len(base_url)
+    if (
+        url.startswith(base_url)
+        and url[n : n + 1] in _PAST_AUTHORITY
+        and _BLANK_OR_CONTROL.search(url) is None
+        and _base_ok(base_url)
+    ):
+        return url  # the fast path of every page: the base's authority, checked once
+    return _check_link(url, base_url, what=what)
+
+
+@functools.lru_cache(maxsize=32)
+def _base_ok(base_url: str) -> bool:
+    try:
+        _check_link(base_url, base_url, what="the service URL")
+    except UnsafeLink:
+        return False
+    return True
+
+
+def _check_link(url: str, base_url: str, *, what: str) -> str:
+    require_same_origin(url, base_url, what=what)
+    if _BLANK_OR_CONTROL.search(url):
+        raise UnsafeLink(f"{what}: the URL contains blanks or control characters; not followed")
+    try:
+        target = URL(url, encoded=True)
+        port = target.port
+    except (ValueError, TypeError) as exc:
+        raise UnsafeLink(f"{what}: the URL is malformed; not followed") from exc
+    if port is None:
+        raise UnsafeLink(f"{what}: the URL has no usable port; not followed")
+    # "@" anywhere in the authority is user information, even where yarl would not parse it.
+    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if target.user is not None or target.password is not None or "@" in authority:
+        raise UnsafeLink(f"{what}: the URL carries user information; not followed")
+    return url
+
+
+def redirect_target(current: str, location: str, *, what: str) -> str:
+    """A redirect's ``Location`` resolved against the URL that answered it."""
+    try:
+        return str(URL(current, encoded=True).join(URL(location, encoded=True)))
+    except (ValueError, TypeError) as exc:
+        raise UnsafeLink(f"{what}: the redirect Location is malformed; not followed") from exc

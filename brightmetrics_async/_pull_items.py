@@ -12,6 +12,7 @@ import attrs
 from ._errors import BrightmetricsError
 from ._formats import Format, parse_format
 from ._models import Report
+from ._request import Query
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -50,6 +51,11 @@ class PullItem:
     path: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     use_async: bool = False
     label: str | None = None
+
+    @property
+    def query(self) -> Query:
+        """What the item asks of the report's data."""
+        return Query(self.report, format=self.format, filter=self.filter, timezone=self.timezone)
 
     @property
     def name(self) -> str:

@@ -9,49 +9,52 @@ costs a request once.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-import anyio
+import attrs
 
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
-from ._bodies import check_type, read_body, read_page, stream_to
 from ._budget import DEFAULT, Budget, Default, SQLiteBudget
 from ._bulk import Pull
 from ._clock import Clock, SystemClock
-from ._errors import ConfigurationError, NotFound, UnexpectedResponse
-from ._filters import FilterExpr, prepare_filter
-from ._formats import Format, format_for_path, parse_format
-from ._http import HttpClient, Response, Timeouts
-from ._jobs import Job
-from ._journal import Journal
-from ._metadata import parse_filter_metadata, parse_root_metadata
-from ._models import BudgetSnapshot, FilterSchema, Page, Report
-from ._pager import PageIterator, RowIterator, row_typer
-from ._poll_policy import JobHistory, PollPolicy
-from ._protocol import (
-    default_account,
-    guid_of,
-    origin_of,
-    parse_service_document,
-    require_same_origin,
-    resolve_report,
+from ._driver import Driver
+from ._errors import ConfigurationError
+from ._estimate import (
+    DEFAULT_JOB_SECONDS,
+    DEFAULT_PAGES,
+    DEFAULT_RETRY_AFTER,
+    Estimate,
+    Learned,
+    estimate_requests,
 )
+from ._fetch import Policy
+from ._filters import FilterExpr
+from ._formats import Format, format_for_path
+from ._http import Timeouts, Transport
+from ._jobs import Job, JobContext
+from ._journal import Journal
+from ._json_array import ArrayWriter, dump_array
+from ._models import BudgetSnapshot, FilterSchema, Report
+from ._ops import Ops
+from ._pager import PageIterator, RowIterator
+from ._poll_policy import JobHistory, PollPolicy
+from ._protocol import check_link, default_account, is_loopback, origin_of
 from ._pull_items import PullEvent, PullItem
+from ._request import Query, Request, Requests
 from ._retry import RetryPolicy
 from ._submit import resume_job, submit_job
-from ._timezones import windows_timezone
-from ._urls import build_query
 
 if TYPE_CHECKING:
     import datetime as dt
 
     import aiohttp
+
+    from ._dry_run import Known
 
 __all__ = ["DEFAULT_BASE_URL", "ReportRef", "Session"]
 
@@ -108,6 +111,11 @@ class Session:
         _, host, port = origin_of(base)
         if format_via not in ("header", "query"):
             raise ConfigurationError("format_via must be 'header' or 'query'")
+        scheme, _, _ = origin_of(base)
+        if scheme != "https" and not is_loopback(host):
+            raise ConfigurationError(
+                "refusing plain HTTP to a non-loopback host: credentials would travel in clear"
+            )
         self.base_url = base
         self.account = account or default_account(host, port, auth.identity)
         self.clock: Clock = clock or SystemClock()
@@ -116,26 +124,23 @@ class Session:
         self.budget = (
             budget if budget is not None else SQLiteBudget(clock=clock, max_wait=DEFAULT_MAX_WAIT)
         )
-        self._format_via = format_via
-        self._check_filters = check_filters
-        self._http = HttpClient(
-            base_url=base,
+        self._transport = Transport(timeouts or Timeouts(), session)
+        self._driver = Driver(
+            self._transport,
             auth=auth,
             budget=self.budget,
             account=self.account,
             clock=self.clock,
-            timeouts=timeouts or Timeouts(),
-            retry=retry or RetryPolicy(),
             max_wait=max_wait,
-            session=session,
         )
+        self._requests = Requests(base, format_via=format_via)
+        policy = Policy(base, retry or RetryPolicy(), self._driver.max_wait)
+        self._ops = Ops(policy, self._requests, check_filters=check_filters)
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
-        self._reports: list[Report] | None = None
-        self._schemas: dict[str, FilterSchema] = {}
-        self._columns: dict[str, dict[str, str]] | None = None
-        self._lock = anyio.Lock()  # the service document
-        self._meta_lock = anyio.Lock()  # filter schemas and the root $metadata
+        self._jobs = JobContext(
+            self._driver, policy, self._requests, self.poll_policy, self.job_history
+        )
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r}, account={self.account!r})"
@@ -154,7 +159,7 @@ class Session:
     async def aclose(self) -> None:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
         try:
-            await self._http.aclose()
+            await self._transport.aclose()
         finally:
             if self._owns_budget:
                 await self.budget.aclose()
@@ -162,12 +167,12 @@ class Session:
     @property
     def requests_sent(self) -> int:
         """Requests this session has sent (each one spent a budget token)."""
-        return self._http.requests_sent
+        return self._driver.requests_sent
 
     @property
-    def http(self) -> HttpClient:
-        """The transport (for the job and bulk layers of this package)."""
-        return self._http
+    def aiohttp_session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session in use (None before the first request, or after closing)."""
+        return self._transport.session
 
     async def budget_status(self) -> BudgetSnapshot:
         """A frozen snapshot of this account's budget: remaining, next free time, spent."""
@@ -177,11 +182,8 @@ class Session:
 
     async def reports(self) -> list[Report]:
         """The saved reports of the service document (fetched once per session)."""
-        async with self._lock:
-            if self._reports is None:
-                body = await self._http.fetch(self.base_url, read_body, what="service document")
-                self._reports = parse_service_document(body)
-        return list(self._reports)
+        reports: list[Report] = await self._driver.run(self._ops.reports())
+        return reports
 
     async def report(self, ref: ReportRef) -> Report:
         """Resolve a :class:`Report`, GUID, report URL, entity-set name or exact title.
@@ -189,52 +191,43 @@ class Session:
         A GUID or URL costs no request; a title or name costs the service document, once.
         Raises :class:`NotFound` when nothing matches.
         """
-        if isinstance(ref, Report):
-            return ref
-        if not isinstance(ref, str) or not ref.strip():
-            raise ConfigurationError("a report is a Report, a GUID, a report URL or a title")
-        if self._reports is not None:
-            try:
-                return resolve_report(ref, self._reports)
-            except NotFound:
-                if guid_of(ref) is None:
-                    raise
-        guid = guid_of(ref)
-        if guid is not None:
-            return Report(name="", title="", kind="EntitySet", url=guid)
-        return resolve_report(ref, await self.reports())
+        report: Report = await self._driver.run(self._ops.report(ref))
+        return report
 
     async def filters(self, report: ReportRef) -> FilterSchema:
         """The report's filter properties (OData name -> Edm type), fetched once per session."""
-        rep = await self.report(report)
-        async with self._meta_lock:  # concurrent pulls of one report fetch it once
-            schema = self._schemas.get(rep.url)
-            if schema is None:
-                url = f"{self.base_url}/{rep.url}/$metadata"
-                body = await self._http.fetch(url, read_body, what="filter metadata")
-                schema = self._schemas[rep.url] = parse_filter_metadata(body)
+        schema: FilterSchema = await self._driver.run(self._ops.filters(report))
         return schema
 
     async def columns(self, report: ReportRef) -> Mapping[str, str]:
         """The report's columns (name -> Edm type) from the root ``$metadata`` (cached)."""
-        rep = await self.report(report)
-        if not rep.name:
-            rep = resolve_report(rep.url, await self.reports())
-        async with self._meta_lock:
-            if self._columns is None:
-                url = f"{self.base_url}/$metadata"
-                body = await self._http.fetch(url, read_body, what="service metadata")
-                self._columns = parse_root_metadata(body)
-        try:
-            return self._columns[rep.name]
-        except KeyError:
-            raise UnexpectedResponse(f"$metadata does not describe {rep.title!r}") from None
+        columns: Mapping[str, str] = await self._driver.run(self._ops.columns(report))
+        return columns
 
     # -- data --------------------------------------------------------------------------
 
+    @staticmethod
+    def query(
+        report: ReportRef | Query,
+        *,
+        filter: FilterArg = None,  # noqa: A002 - the vendor's word
+        timezone: str | dt.tzinfo | None = None,
+        format: Format | str = Format.JSON,  # noqa: A002
+        check: bool | None = None,
+    ) -> Query:
+        """A :class:`Query` from a report and keywords (or the query itself, as given)."""
+        if isinstance(report, Query):
+            return report
+        return Query(report, format=format, filter=filter, timezone=timezone, check=check)
+
+    async def request(self, query: Query) -> Request:
+        """The request of ``query``'s data, after every local check (no data request sent)."""
+        request: Request = await self._driver.run(self._ops.data_request(query))
+        return request
+
     async def data_url(
         self,
-        report: ReportRef,
+        report: ReportRef | Query,
         *,
         filter: FilterArg = None,  # noqa: A002 - the vendor's word
         timezone: str | dt.tzinfo | None = None,
@@ -246,33 +239,13 @@ class Session:
         Raises :class:`FilterError` / :class:`UnknownTimezone` / :class:`ConfigurationError`
         before any data request (the filter schema may be fetched, once, to check types).
         """
-        fmt = parse_format(format)
-        tz = windows_timezone(timezone) if timezone is not None else None
-        rep = await self.report(report)
-        # Two steps: syntax and the only-and rule first, free; then the type rules, which
-        # need the report's filter schema (one request, once per session).
-        text = prepare_filter(filter, None, check=self._check(check))
-        if text is not None and self._check(check):
-            text = prepare_filter(filter, await self.filters(rep), check=True)
-        params: list[tuple[str, str]] = []
-        if text:
-            params.append(("$filter", text))
-        if tz is not None:
-            params.append(("timezone", tz))
-        headers: dict[str, str] = {}
-        if self._format_via == "query" and fmt is not Format.JSON:
-            params.append(("$format", fmt.value))
-        else:
-            headers["Accept"] = fmt.media_type
-        query = build_query(params)
-        return f"{self.base_url}/{rep.url}" + (f"?{query}" if query else ""), headers, fmt
-
-    def _check(self, check: bool | None) -> bool:
-        return self._check_filters if check is None else check
+        q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
+        request = await self.request(q)
+        return request.url, dict(request.headers), q.format
 
     def pages(
         self,
-        report: ReportRef,
+        report: ReportRef | Query,
         *,
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
@@ -286,25 +259,14 @@ class Session:
         without re-reading earlier pages. ``typed=True`` converts DateTimeOffset and numeric
         columns using the root ``$metadata``.
         """
-
-        async def prepare() -> str:
-            url, _, _ = await self.data_url(report, filter=filter, timezone=timezone, check=check)
-            return url
-
-        async def fetch(url: str) -> Page:
-            headers = {"Accept": "application/json"}
-            return await self._http.fetch(url, read_page, what="report page", headers=headers)
-
-        async def convert() -> Callable[[dict[str, Any]], dict[str, Any]] | None:
-            return row_typer(await self.columns(report)) if typed else None
-
+        q = self.query(report, filter=filter, timezone=timezone, check=check)
         if start is not None:
-            require_same_origin(start, self.base_url, what="checkpoint")
-        return PageIterator(start, fetch, prepare=prepare, convert=convert)
+            check_link(start, self.base_url, what="checkpoint")
+        return PageIterator(start, run=self._driver.run, ops=self._ops, query=q, typed=typed)
 
     def rows(
         self,
-        report: ReportRef,
+        report: ReportRef | Query,
         *,
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
@@ -321,7 +283,7 @@ class Session:
 
     async def download(
         self,
-        report: ReportRef,
+        report: ReportRef | Query,
         *,
         format: Format | str = Format.JSON,  # noqa: A002
         filter: FilterArg = None,  # noqa: A002
@@ -332,26 +294,15 @@ class Session:
 
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
-        fmt = parse_format(format)
-        if fmt is Format.JSON:
-            rows = [
-                row
-                async for row in self.rows(report, filter=filter, timezone=timezone, check=check)
-            ]
-            return json.dumps(rows, ensure_ascii=False).encode()
-        url, headers, _ = await self.data_url(
-            report, filter=filter, timezone=timezone, format=fmt, check=check
-        )
-
-        async def consume(resp: Response) -> bytes:
-            check_type(resp, fmt)
-            return await resp.read()
-
-        return await self._http.fetch(url, consume, what=f"{fmt.value} download", headers=headers)
+        q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
+        if q.format is Format.JSON:
+            return dump_array([row async for row in self.rows(q)])
+        body: bytes = await self._driver.run(self._ops.download(q))
+        return body
 
     async def export(
         self,
-        report: ReportRef,
+        report: ReportRef | Query,
         path: str | os.PathLike[str],
         *,
         format: Format | str | None = None,  # noqa: A002
@@ -369,35 +320,30 @@ class Session:
         a suffix contradicting ``format`` is a :class:`ConfigurationError` before any request.
         Returns the final path.
         """
-        fmt = format_for_path(path, format)  # the suffix names it; a contradiction is refused
+        if isinstance(report, Query):  # the suffix must agree with the query's own format
+            q = attrs.evolve(report, format=format_for_path(path, report.format))
+        else:  # the suffix names the format; a contradiction is refused before any request
+            fmt = format_for_path(path, format)
+            q = self.query(report, filter=filter, timezone=timezone, format=fmt, check=check)
         target = Path(path)
-        if fmt is Format.JSON:
+        if q.format is Format.JSON:
             with AtomicFile(target) as out:
-                out.write(b"[")
-                first = True
-                async with self.rows(report, filter=filter, timezone=timezone, check=check) as rows:
-                    async for row in rows:
-                        out.write((b"" if first else b",\n") + json.dumps(row).encode())
-                        first = False
-                out.write(b"]\n")
+                writer = ArrayWriter(out)
+                writer.start()
+                async with self.pages(q) as pages:
+                    async for page in pages:
+                        writer.write(page.rows)
+                writer.finish()
                 return out.commit()
-        url, headers, _ = await self.data_url(
-            report, filter=filter, timezone=timezone, format=fmt, check=check
-        )
         with AtomicFile(target) as out:
-            await self._http.fetch(
-                url,
-                lambda resp: stream_to(resp, out, fmt, progress),
-                what=f"{fmt.value} export",
-                headers=headers,
-            )
+            await self._driver.run(self._ops.export(q, out, progress))
             return out.commit()
 
     # -- asynchronous exports ------------------------------------------------------------
 
     async def submit(
         self,
-        report: ReportRef,
+        report: ReportRef | Query,
         *,
         format: Format | str = Format.JSON,  # noqa: A002
         filter: FilterArg = None,  # noqa: A002
@@ -408,18 +354,45 @@ class Session:
 
         Local checks (format, filter, time zone) run first and spend no request.
         """
-        url, headers, fmt = await self.data_url(
-            report, filter=filter, timezone=timezone, format=format, check=check
-        )
-        rep = await self.report(report)
-        return await submit_job(
-            self._http,
-            url,
-            headers,
-            report=rep.url,
-            format=fmt,
+        q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
+        request = await self._driver.run(self._ops.data_request(q, "submit"))
+        rep = await self.report(q.report)
+        return await submit_job(self._jobs, request, report=rep.url, format=q.format)
+
+    def estimate(
+        self,
+        items: Sequence[PullItem | ReportRef],
+        *,
+        known_pages: Mapping[str, int] | None = None,
+        typed_items: Collection[int] = (),
+        default_pages: int = DEFAULT_PAGES,
+        job_seconds: float | None = None,
+        retry_after: float | None = None,
+        known: Known | None = None,
+    ) -> Estimate:
+        """What pulling ``items`` would spend: the dry run of this session's own flows.
+
+        Documents this session already holds cost nothing; learned job durations come from
+        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default.
+        ``job_seconds`` / ``retry_after`` (None: the documented defaults) are assumed for
+        jobs. No request is sent.
+        """
+        job_seconds = DEFAULT_JOB_SECONDS if job_seconds is None else job_seconds
+        retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
+        if known is None:
+            known = Learned(
+                dict(known_pages or {}), self._driver.documents.get, job_seconds, retry_after
+            )
+        return estimate_requests(
+            items,
             policy=self.poll_policy,
+            typed_items=typed_items,
+            default_pages=default_pages,
+            job_seconds=job_seconds,
+            retry_after=retry_after,
             history=self.job_history,
+            ops=self._ops,
+            known=known,
         )
 
     def pull_many(
@@ -446,4 +419,4 @@ class Session:
 
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
-        return resume_job(self._http, token, policy=self.poll_policy, history=self.job_history)
+        return resume_job(self._jobs, token)

@@ -91,7 +91,7 @@ def leftovers(directory: Path) -> list[Path]:
 
 def acquired(session: bm.Session) -> int:
     """Connections the session's pool still holds (0 when nothing leaked)."""
-    http = session.http.session
+    http = session.aiohttp_session
     if http is None or http.connector is None:
         return 0
     return len(http.connector._acquired)

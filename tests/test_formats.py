@@ -153,7 +153,7 @@ async def test_bad_exports_leave_no_file(tmp_path: Path, kind: str, error: type[
     ):
         with pytest.raises(error):
             await s.export(SUMMARY, tmp_path / "out.csv", format="csv", check=False)
-        http = s.http.session
+        http = s.aiohttp_session
         assert http is not None
         assert http.connector is not None
         assert not http.connector._acquired

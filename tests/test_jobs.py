@@ -247,7 +247,7 @@ async def test_cancelling_a_wait_stops_polling_and_leaks_nothing(tmp_path: Path)
         assert len(emulator.requests) == sent, "no poll after cancellation"
         assert clock.sleepers == 0
         assert list(tmp_path.iterdir()) == [], "no temporary file left behind"
-        http = s.http.session
+        http = s.aiohttp_session
         assert http is not None
         assert http.connector is not None
         assert not http.connector._acquired

@@ -21,21 +21,18 @@ from brightmetrics_async._errors import (
     UnexpectedResponse,
     UnsafeLink,
 )
+from brightmetrics_async._poll_policy import JOB_LIFETIME, JobHistory, PollPolicy, cost_table
 from brightmetrics_async._polling import (
-    JOB_LIFETIME,
     Accepted,
     Done,
     Expired,
     Failed,
     Immediate,
-    JobHistory,
     JobPoller,
     JobState,
     Pending,
     Poll,
-    PollPolicy,
     Wait,
-    cost_table,
     interpret_submit,
 )
 

@@ -191,3 +191,42 @@ def test_same_origin(link: str, ok: bool) -> None:
     else:
         with pytest.raises(bm.UnsafeLink):
             require_same_origin(link, base, what="next link")
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("status", [400, 404, 429, 500, 503])
+def test_a_deeply_nested_error_body_is_an_api_error(status: int) -> None:
+    error = error_for_status(status, {"Content-Type": "application/json"}, NESTED)
+    assert isinstance(error, bm.ApiError)
+    assert error.status == status
+
+
+def test_a_deeply_nested_page_is_unexpected() -> None:
+    with pytest.raises(bm.UnexpectedResponse):
+        parse_page(NESTED)
+
+
+def test_deeply_nested_json_without_orjson_raises_errors_of_the_tree() -> None:
+    """The standard decoder recurses: without orjson, RecursionError must not escape."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['orjson'] = None\n"
+        "import brightmetrics_async as bm\n"
+        "from brightmetrics_async._protocol import error_for_status, parse_page\n"
+        "nested = b'[' * 100_000 + b']' * 100_000\n"
+        "error = error_for_status(500, {'Content-Type': 'application/json'}, nested)\n"
+        "assert isinstance(error, bm.ApiError), error\n"
+        "try:\n"
+        "    parse_page(nested)\n"
+        "except bm.UnexpectedResponse:\n"
+        "    print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -151,7 +151,7 @@ async def test_abandoning_an_iterator_stops_and_releases(
         checkpoint = pages.checkpoint
     assert checkpoint == first.next_link
     sent = len(bm_emulator.requests)
-    http = session.http.session
+    http = session.aiohttp_session
     assert http is not None
     connector = http.connector
     assert connector is not None
@@ -232,12 +232,12 @@ async def test_caller_owned_aiohttp_session_is_left_open(bm_server: EmulatorServ
         ) as s:
             await s.reports()
         assert not http.closed
-        assert s.http.session is http
+        assert s.aiohttp_session is http
 
 
 async def test_constructor_does_no_io(bm_emulator: Emulator) -> None:
     s = bm.Session(bm.ApiKey(DEMO_API_KEY), base_url="http://127.0.0.1:9/OData.ashx")
-    assert s.http.session is None
+    assert s.aiohttp_session is None
     await s.aclose()
 
 

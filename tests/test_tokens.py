@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brightmetrics_async._errors import ConfigurationError, InvalidToken
-from brightmetrics_async._polling import JOB_LIFETIME, JobPoller, Poll, PollPolicy
+from brightmetrics_async._poll_policy import JOB_LIFETIME, PollPolicy
+from brightmetrics_async._polling import JobPoller, Poll
 from brightmetrics_async._tokens import (
     TOKEN_VERSION,
     JobToken,

@@ -10,7 +10,6 @@ from rich.table import Table
 
 import brightmetrics_async as bm
 
-from .._filter_check import ORDERED_TYPES, TEXT_TYPES
 from ._lookup import resolve
 from ._pulling import when
 from ._ratelimit import duration, local_when
@@ -25,9 +24,9 @@ _AGENT = "Agent_Name"
 
 def operators(edm: str) -> list[str]:
     """The vendor's operators for a property type: text eq/in/ne; dates, numbers gt..le/ne."""
-    if edm in TEXT_TYPES:
+    if edm in bm.TEXT_TYPES:
         return ["eq", "in", "ne"]
-    if edm in ORDERED_TYPES:
+    if edm in bm.ORDERED_TYPES:
         return ["gt", "ge", "lt", "le", "ne"]
     return ["ne"]
 

@@ -11,7 +11,6 @@ cancellation removes the temporary file.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -19,9 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import brightmetrics_async as bm
-
-from .._atomic import AtomicFile
-from .._pager import row_typer
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,11 +43,8 @@ def parquet_available() -> bool:
 
 def write_json_rows(rows: Iterable[Mapping[str, Any]], path: Path) -> Path:
     """Write ``rows`` as one JSON array, atomically; return the path."""
-    with AtomicFile(path) as out:
-        out.write(b"[")
-        for i, row in enumerate(rows):
-            out.write((b"\n" if i == 0 else b",\n") + json.dumps(row, ensure_ascii=False).encode())
-        out.write(b"\n]\n")
+    with bm.AtomicFile(path) as out:
+        bm.write_json_array(out, rows)
         return out.commit()
 
 
@@ -99,7 +92,7 @@ class ParquetFile:
         self.path = path
         self.columns = dict(columns)
         self.rows = 0
-        self._typer = row_typer(self.columns)
+        self._typer = bm.row_typer(self.columns)
         self._tmp: Path | None = None
         self._writer: Any = None
         self._schema: pa.Schema | None = None

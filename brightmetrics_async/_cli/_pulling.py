@@ -20,7 +20,6 @@ import attrs
 
 import brightmetrics_async as bm
 
-from .._estimate import DEFAULT_JOB_SECONDS, DEFAULT_RETRY_AFTER, Estimate, estimate_requests
 from ._display import Display, human_bytes, plural
 from ._exit import classify, message
 from ._files import write_json_rows, write_parquet
@@ -109,21 +108,19 @@ def estimate(
     session: bm.Session,
     targets: Sequence[Target],
     *,
-    job_seconds: float = DEFAULT_JOB_SECONDS,
-    retry_after: float = DEFAULT_RETRY_AFTER,
-) -> Estimate:
-    """The library's request estimate for ``targets`` in ``session`` (no request)."""
-    return estimate_requests(
+    job_seconds: float | None = None,
+    retry_after: float | None = None,
+) -> bm.Estimate:
+    """The library's request estimate for ``targets`` in ``session`` (a dry run, no request)."""
+    return session.estimate(
         [t.pull_item() for t in targets],
-        policy=session.poll_policy,
         typed_items={i for i, t in enumerate(targets) if t.format == "parquet"},
-        history=session.job_history,
         job_seconds=job_seconds,
         retry_after=retry_after,
     )
 
 
-def estimate_json(est: Estimate) -> dict[str, Any]:
+def estimate_json(est: bm.Estimate) -> dict[str, Any]:
     """A JSON-ready dict of an estimate."""
     return {
         "total": est.total,
@@ -136,7 +133,7 @@ def estimate_json(est: Estimate) -> dict[str, Any]:
 
 
 async def check_budget(
-    ctx: Ctx, session: bm.Session, est: Estimate, *, yes: bool
+    ctx: Ctx, session: bm.Session, est: bm.Estimate, *, yes: bool
 ) -> bm.BudgetSnapshot:
     """Print the cost and what is left; refuse when it does not fit (unless ``yes``).
 

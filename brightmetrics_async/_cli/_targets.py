@@ -38,9 +38,7 @@ def normalize_format(value: str) -> str:
 
 
 def _parse(key: str) -> bm.Format:
-    from .._formats import parse_format
-
-    return parse_format(key)
+    return bm.parse_format(key)
 
 
 def format_for_path(path: Path, given: str | None = None) -> str:
