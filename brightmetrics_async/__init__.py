@@ -28,6 +28,7 @@ from ._errors import ApiError as ApiError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BrightmetricsError as BrightmetricsError
 from ._errors import BudgetExhausted as BudgetExhausted
+from ._errors import BudgetStoreError as BudgetStoreError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import FilterError as FilterError
 from ._errors import InvalidToken as InvalidToken
@@ -89,6 +90,7 @@ __all__ = [
     "BrightmetricsError",
     "Budget",
     "BudgetExhausted",
+    "BudgetStoreError",
     "BudgetSnapshot",
     "Clock",
     "ConfigurationError",

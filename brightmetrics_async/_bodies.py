@@ -35,8 +35,8 @@ def check_type(resp: Response, fmt: Format) -> None:
 
 
 async def read_body(resp: Response) -> bytes:
-    """The whole body."""
-    return await resp.read()
+    """The whole body (a document: at most ``Limits.metadata`` bytes)."""
+    return await resp.read("metadata", what="document")  # hook #14
 
 
 async def read_page(resp: Response) -> Page:
@@ -45,7 +45,7 @@ async def read_page(resp: Response) -> Page:
         raise UnexpectedResponse(
             f"a report page must be JSON, the server sent {resp.content_type or 'no Content-Type'}"
         )
-    return parse_page(await resp.read())
+    return parse_page(await resp.read("page", what="report page"))  # hook #14
 
 
 async def stream_to(
@@ -53,6 +53,7 @@ async def stream_to(
     out: AtomicFile,
     fmt: Format,
     progress: Callable[[int], None] | None = None,
+    max_bytes: int | None = None,
 ) -> None:
     """Write a response body to ``out`` in chunks, checking type and completeness.
 
@@ -60,7 +61,7 @@ async def stream_to(
     """
     check_type(resp, fmt)
     out.restart()
-    async for chunk in await resp.iter_chunks(CHUNK):
+    async for chunk in await resp.iter_chunks(CHUNK, max_bytes=max_bytes):  # hook #14
         out.write(chunk)
         if progress is not None:
             progress(out.bytes_written)

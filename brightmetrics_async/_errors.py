@@ -17,6 +17,8 @@ no aiohttp, sqlite3 or redis exception reaches a caller::
      ├── UnexpectedResponse                    a 2xx that is not what the protocol promises
      │    └── UnsafeLink                       a next link / status URL on another origin
      ├── BudgetExhausted                       no request token free within max_wait
+     ├── BudgetStoreError                      the budget store holds corrupt values, or its
+     │                                         file was replaced or deleted
      └── JobError                              an asynchronous export failed
           └── JobExpired (TimeoutError)        past its 1-hour life, or 404/410 on poll
 
@@ -33,6 +35,7 @@ __all__ = [
     "AuthenticationError",
     "BrightmetricsError",
     "BudgetExhausted",
+    "BudgetStoreError",
     "ConfigurationError",
     "FilterError",
     "InvalidToken",
@@ -184,6 +187,16 @@ class BudgetExhausted(BrightmetricsError):
         super().__init__(message, token=token)
         self.next_free_at = next_free_at
         self.remaining = remaining
+
+
+class BudgetStoreError(BrightmetricsError):
+    """The budget store cannot be trusted: out-of-range, non-numeric or future-dated
+    entries, or a SQLite file replaced or deleted while in use. ``store`` names it (a
+    path or a redacted URL). Nothing is reset: fix or remove the store, then retry."""
+
+    def __init__(self, message: str, *, store: str, token: str | None = None) -> None:
+        super().__init__(message, token=token)
+        self.store = store
 
 
 class JobError(BrightmetricsError):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -44,7 +43,9 @@ from ._errors import (
     UnexpectedResponse,
     UnsafeLink,
 )
-from ._protocol import error_for_status, is_loopback, origin_of, require_same_origin
+from ._limits import BodyKind, Limits, Meter, read_limited
+from ._links import check_link
+from ._protocol import error_for_status, is_loopback, origin_of
 from ._retry import RetryPolicy
 from ._retry_after import parse_retry_after
 
@@ -58,7 +59,6 @@ T = TypeVar("T")
 log = logging.getLogger("brightmetrics_async")
 
 _MAX_REDIRECTS = 5
-_ERROR_BODY_LIMIT = 64 * 1024
 _VERSION = "0.1.0"
 
 
@@ -80,10 +80,11 @@ class Timeouts:
 class Response:
     """A response whose status was accepted; the body is read through this object only."""
 
-    __slots__ = ("_raw", "headers", "status", "url")
+    __slots__ = ("_limits", "_raw", "headers", "status", "url")
 
-    def __init__(self, raw: aiohttp.ClientResponse) -> None:
+    def __init__(self, raw: aiohttp.ClientResponse, limits: Limits | None = None) -> None:
         self._raw = raw
+        self._limits = limits or Limits()
         self.status: int = raw.status
         self.headers: Mapping[str, str] = raw.headers
         self.url: str = str(raw.url)
@@ -98,21 +99,46 @@ class Response:
         """The declared Content-Length, if any."""
         return self._raw.content_length
 
-    async def read(self) -> bytes:
-        """The whole body; a truncated or reset body raises :class:`TransportError`."""
+    @property
+    def limits(self) -> Limits:
+        """The size limits this response is read under."""
+        return self._limits
+
+    async def read(self, kind: BodyKind = "page", *, what: str = "response") -> bytes:
+        """The whole body, at most ``Limits.<kind>`` decoded bytes (:class:`UnexpectedResponse`
+        past it); a truncated or reset body raises :class:`TransportError`."""
         try:
-            return await self._raw.read()
+            # hook #14: bounded read, counted while aiohttp inflates (_limits.py)
+            return await read_limited(
+                self._raw.content,
+                limit=self._limits.of(kind),
+                name=f"Limits.{kind}",
+                what=what,
+                declared=self._raw.content_length,
+                encoded=_encoded(self.headers),
+            )
         except BaseException as exc:
             raise _map_exception(exc, before_send=False) from exc
 
-    async def iter_chunks(self, size: int = 256 * 1024) -> _Chunks:
-        """An async iterator over body chunks of at most ``size`` bytes."""
-        return _Chunks(self._raw, size)
+    async def iter_chunks(
+        self, size: int = 256 * 1024, *, max_bytes: int | None = None, what: str = "export"
+    ) -> _Chunks:
+        """An async iterator over body chunks of at most ``size`` bytes; past ``max_bytes``
+        (default ``Limits.export``) decoded bytes it raises :class:`UnexpectedResponse`."""
+        if max_bytes is not None:
+            meter = Meter(max_bytes, name="max_bytes", what=what)
+        else:
+            meter = Meter(self._limits.export, name="Limits.export", what=what)
+        return _Chunks(self._raw, size, meter)
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    return headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 
 class _Chunks:
-    def __init__(self, raw: aiohttp.ClientResponse, size: int) -> None:
-        self._raw, self._size = raw, size
+    def __init__(self, raw: aiohttp.ClientResponse, size: int, meter: Meter) -> None:
+        self._raw, self._size, self._meter = raw, size, meter
 
     def __aiter__(self) -> _Chunks:
         return self
@@ -124,6 +150,7 @@ class _Chunks:
             raise _map_exception(exc, before_send=False) from exc
         if not chunk:
             raise StopAsyncIteration
+        self._meter.add(len(chunk))  # hook #14: export size limit (_limits.py)
         return chunk
 
 
@@ -145,31 +172,9 @@ def _map_exception(exc: BaseException, *, before_send: bool) -> BaseException:
     return exc
 
 
-_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
-
-
 def _checked_url(url: str, base_url: str, *, what: str) -> URL:
-    """The URL to send, after the origin policy; raises :class:`UnsafeLink` before any spend.
-
-    Server-sent links are refused when on another origin, when they carry user information
-    (aiohttp would turn it into a second credential, or fail), or when malformed (blanks or
-    control characters, a bad port): no budget token is spent on a request that cannot go.
-    """
-    require_same_origin(url, base_url, what=what)
-    if _BLANK_OR_CONTROL.search(url):
-        raise UnsafeLink(f"{what}: the URL contains blanks or control characters; not followed")
-    try:
-        target = URL(url, encoded=True)
-        port = target.port
-    except (ValueError, TypeError) as exc:
-        raise UnsafeLink(f"{what}: the URL is malformed; not followed") from exc
-    if port is None:
-        raise UnsafeLink(f"{what}: the URL has no usable port; not followed")
-    # "@" anywhere in the authority is user information, even where yarl would not parse it.
-    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    if target.user is not None or target.password is not None or "@" in authority:
-        raise UnsafeLink(f"{what}: the URL carries user information; not followed")
-    return target
+    """The URL to send, after the origin policy; raises :class:`UnsafeLink` before any spend."""
+    return check_link(url, base_url, what=what)  # hook #14: the one link check (_links.py)
 
 
 def _redirect_target(current: URL, location: str, *, what: str) -> str:
@@ -194,6 +199,8 @@ class HttpClient:
         retry: RetryPolicy,
         max_wait: float | Default | None,
         session: aiohttp.ClientSession | None = None,
+        limits: Limits | None = None,
+        use_reserve: bool = False,
     ) -> None:
         scheme, host, _ = origin_of(base_url)
         if scheme != "https" and not is_loopback(host):
@@ -210,6 +217,8 @@ class HttpClient:
         self._max_wait = max_wait
         self._session = session
         self._owns_session = session is None
+        self.limits = limits or Limits()  # hook #14: body size limits
+        self.use_reserve = use_reserve  # hook #14: every request may spend reserve tokens
         self.requests_sent = 0
 
     @property
@@ -299,7 +308,9 @@ class HttpClient:
         for _hop in range(_MAX_REDIRECTS + 1):
             target = _checked_url(url, self.base_url, what=what)
             await self.budget.acquire(
-                self.account, max_wait=self._max_wait, interactive=interactive
+                self.account,
+                max_wait=self._max_wait,
+                interactive=interactive or self.use_reserve,  # hook #14
             )
             send = {**(headers or {}), "Authorization": self._auth.header()}
             log.debug("GET %s (%s)", url, what)
@@ -312,7 +323,7 @@ class HttpClient:
             try:
                 log.debug("%s -> HTTP %d", what, raw.status)
                 if raw.status in ok:
-                    return await consume(Response(raw))
+                    return await consume(Response(raw, self.limits))
                 if 300 <= raw.status < 400 and "Location" in raw.headers:
                     url = _redirect_target(raw.url, raw.headers["Location"], what=what)
                     continue
@@ -323,7 +334,7 @@ class HttpClient:
 
     async def _raise_for(self, raw: aiohttp.ClientResponse, what: str) -> None:
         try:
-            body = await raw.content.read(_ERROR_BODY_LIMIT)
+            body = await raw.content.read(self.limits.error)  # hook #14
         except (TimeoutError, aiohttp.ClientError, OSError):
             body = b""
         now = self.clock.time()

@@ -285,7 +285,7 @@ class Job:
                 value = await consume(resp)
                 poller.on_response(200, resp.headers, None, now=clock.time())
                 return True, value
-            body = await resp.read()
+            body = await resp.read("status", what="status poll")  # hook #14
             outcome = poller.on_response(resp.status, resp.headers, body, now=clock.time())
             if isinstance(outcome, Expired):
                 raise JobExpired(_expired_text(outcome))

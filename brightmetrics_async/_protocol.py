@@ -7,7 +7,6 @@ a caller meant; they answer with values or raise errors from the one tree.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
@@ -24,8 +23,8 @@ from ._errors import (
     NotFound,
     RateLimited,
     UnexpectedResponse,
-    UnsafeLink,
 )
+from ._links import check_link
 from ._models import Page, Report
 
 try:  # orjson is optional (the "fast" extra); it decodes pages several times faster.
@@ -170,7 +169,10 @@ def parse_page(body: bytes) -> Page:
 
 def origin_of(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of an absolute URL; raises :class:`ConfigurationError`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except (ValueError, TypeError) as exc:  # e.g. full-width characters (NFKC check)
+        raise ConfigurationError(f"not an absolute http(s) URL: {url!r}") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"not an absolute http(s) URL: {url!r}")
@@ -189,40 +191,12 @@ def is_loopback(host: str) -> bool:
 def require_same_origin(link: str, base_url: str, *, what: str) -> str:
     """Return ``link`` unchanged if it is on the origin of ``base_url``.
 
-    Raises :class:`UnsafeLink` otherwise, so no credential is sent to another origin. The link is
-    never re-encoded: it is the server's opaque continuation.
+    Raises :class:`UnsafeLink` otherwise (or when it is malformed in any way), so no
+    credential is sent to another origin. The link is never re-encoded: it is the server's
+    opaque continuation.
     """
-    # Fast path (every page of a pull): a link that extends a valid base URL past its
-    # authority has the base's scheme, host and port; anything else is parsed below.
-    n = len(base_url)
-    if link.startswith(base_url) and link[n : n + 1] in _PAST_AUTHORITY and _is_url(base_url):
-        return link
-    try:
-        if origin_of(link) == origin_of(base_url):
-            return link
-    except ConfigurationError:
-        pass
-    raise UnsafeLink(
-        f"{what} points to another origin than the service ({_origin_text(link)}); "
-        "not followed, no credentials sent"
-    )
-
-
-_PAST_AUTHORITY = ("/", "?", "#", "")
-
-
-@functools.lru_cache(maxsize=32)
-def _is_url(url: str) -> bool:
-    try:
-        origin_of(url)
-    except ConfigurationError:
-        return False
-    return True
-
-
-def _origin_text(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}" if parts.scheme else "a relative URL"
+    check_link(link, base_url, what=what)  # hook #14: the one link check (_links.py)
+    return link
 
 
 def guid_of(ref: str) -> str | None:

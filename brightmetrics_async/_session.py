@@ -30,6 +30,7 @@ from ._formats import Format, parse_format
 from ._http import HttpClient, Response, Timeouts
 from ._jobs import Job
 from ._journal import Journal
+from ._limits import Limits, check_max_bytes
 from ._metadata import parse_filter_metadata, parse_root_metadata
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._pager import PageIterator, RowIterator, row_typer
@@ -47,6 +48,7 @@ from ._retry import RetryPolicy
 from ._submit import resume_job, submit_job
 from ._timezones import windows_timezone
 from ._urls import build_query
+from ._validate import check_export_target, check_page_args, check_pull_args, check_session_args
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -77,7 +79,10 @@ class Session:
     ``aiohttp.ClientSession`` (not closed by this object; note that aiohttp may silently
     resend a request once on a dropped pooled connection, a request the budget cannot see -
     sessions created here switch that off). ``format_via="query"`` sends ``$format`` instead
-    of ``Accept``.
+    of ``Accept``. ``limits`` bounds the decoded size of each body read into memory
+    (:class:`Limits`; defaults: page 64 MB, metadata 8 MB, status and error bodies 64 KB).
+    ``use_reserve=True`` makes this an interactive session: its requests may spend the
+    budget's ``reserve`` tokens, which other sessions leave alone.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -97,6 +102,8 @@ class Session:
         poll_policy: PollPolicy | None = None,
         format_via: Literal["header", "query"] = "header",
         check_filters: bool = True,
+        limits: Limits | None = None,
+        use_reserve: bool = False,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -106,6 +113,7 @@ class Session:
             )
         base = (base_url or os.environ.get("BRIGHTMETRICS_URL") or DEFAULT_BASE_URL).rstrip("/")
         _, host, port = origin_of(base)
+        check_session_args(limits=limits, use_reserve=use_reserve)  # hook #14
         if format_via not in ("header", "query"):
             raise ConfigurationError("format_via must be 'header' or 'query'")
         self.base_url = base
@@ -128,6 +136,8 @@ class Session:
             retry=retry or RetryPolicy(),
             max_wait=max_wait,
             session=session,
+            limits=limits,
+            use_reserve=use_reserve,
         )
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
@@ -287,6 +297,8 @@ class Session:
         columns using the root ``$metadata``.
         """
 
+        check_page_args(start=start, typed=typed, check=check)  # hook #14
+
         async def prepare() -> str:
             url, _, _ = await self.data_url(report, filter=filter, timezone=timezone, check=check)
             return url
@@ -359,16 +371,19 @@ class Session:
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        max_bytes: int | None = None,
     ) -> Path:
         """Stream the report to ``path`` atomically: complete, or absent.
 
         The body goes in chunks to a temporary file beside ``path``, renamed only when it is
         complete and of the requested type; a truncated body, an HTML error page or a wrong
         type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
-        Returns the final path.
+        ``max_bytes`` bounds the decoded size of a streamed (non-JSON) export (default
+        ``Limits.export``, none); past it :class:`UnexpectedResponse` and no file. A directory
+        as ``path`` is a :class:`ConfigurationError` before any request. Returns the final path.
         """
+        target, max_bytes = check_export_target(path), check_max_bytes(max_bytes)  # hook #14
         fmt = parse_format(format)
-        target = Path(path)
         if fmt is Format.JSON:
             with AtomicFile(target) as out:
                 out.write(b"[")
@@ -385,7 +400,7 @@ class Session:
         with AtomicFile(target) as out:
             await self._http.fetch(
                 url,
-                lambda resp: stream_to(resp, out, fmt, progress),
+                lambda resp: stream_to(resp, out, fmt, progress, max_bytes),
                 what=f"{fmt.value} export",
                 headers=headers,
             )
@@ -436,6 +451,7 @@ class Session:
         skipped, submitted jobs are resumed instead of submitted again, and JSON pulls to a
         file continue from their last page checkpoint.
         """
+        concurrency = check_pull_args(items, concurrency)  # hook #14
         normal = [i if isinstance(i, PullItem) else PullItem(i) for i in items]
         return Pull(self, normal, concurrency=concurrency, on_event=on_event, journal=journal)
 

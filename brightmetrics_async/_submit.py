@@ -46,7 +46,7 @@ async def submit_job(
                 spooled=await spool(resp, format),
                 submitted_at=now,
             )
-        body = await resp.read()
+        body = await resp.read("status", what="export submission")  # hook #14
         accepted = interpret_submit(resp.status, resp.headers, body, request_url=url, now=now)
         assert isinstance(accepted, Accepted)
         return Job.start(
