@@ -32,6 +32,7 @@ from ._errors import BudgetStoreError as BudgetStoreError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import FilterError as FilterError
 from ._errors import InvalidToken as InvalidToken
+from ._errors import InvalidTokenLink as InvalidTokenLink
 from ._errors import JobError as JobError
 from ._errors import JobExpired as JobExpired
 from ._errors import NotFound as NotFound
@@ -101,6 +102,7 @@ __all__ = [
     "FilterSchema",
     "Format",
     "InvalidToken",
+    "InvalidTokenLink",
     "ItemCost",
     "Job",
     "JobError",

@@ -8,6 +8,7 @@ no aiohttp, sqlite3 or redis exception reaches a caller::
      │    ├── FilterError                      a $filter that breaks a vendor rule
      │    ├── UnknownTimezone                  a zone with no Windows name
      │    └── InvalidToken                     a resume token that cannot be used
+     │         └── InvalidTokenLink (UnsafeLink) its status URL is off the service's status path
      ├── ApiError                              the server answered with an error status
      │    ├── AuthenticationError              401 / 403
      │    ├── NotFound                         404
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigurationError",
     "FilterError",
     "InvalidToken",
+    "InvalidTokenLink",
     "JobError",
     "JobExpired",
     "NotFound",
@@ -167,6 +169,12 @@ class UnexpectedResponse(BrightmetricsError):
 class UnsafeLink(UnexpectedResponse):
     """The server pointed to another origin (or plain HTTP); it was not followed,
     and no credential was sent there."""
+
+
+class InvalidTokenLink(InvalidToken, UnsafeLink):
+    """A resume token's (or journal entry's) status URL is not on the service's origin
+    and status path (``<base_url>/status/...``): an :class:`InvalidToken` and an
+    :class:`UnsafeLink` at once. Nothing was sent."""
 
 
 class BudgetExhausted(BrightmetricsError):

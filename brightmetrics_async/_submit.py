@@ -72,7 +72,7 @@ def resume_job(http: HttpClient, token: str, *, policy: PollPolicy, history: Job
     Raises :class:`InvalidToken` for a malformed, unknown-version or expired token, and
     :class:`UnsafeLink` for a status URL on another origin than the session's service.
     """
-    data = decode_token(token, now=http.clock.time())
+    data = decode_token(token, now=http.clock.time(), base_url=http.base_url)  # hook #14
     require_same_origin(data.status_url, http.base_url, what="the token's status URL")
     poller = resume_poller(data, policy=policy, history=history)
     return Job(
