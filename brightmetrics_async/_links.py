@@ -19,7 +19,7 @@ from yarl import URL
 
 from ._errors import UnsafeLink
 
-__all__ = ["check_link", "same_origin"]
+__all__ = ["canonical_host", "check_link", "same_origin"]
 
 _BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _PAST_AUTHORITY = ("/", "?", "#", "")
@@ -90,3 +90,13 @@ def _origin_text(url: str) -> str:
         return f"{parts.scheme}://{parts.hostname or '?'}" if parts.scheme else "a relative URL"
     except _PARSE_ERRORS:
         return "an unparsable URL"
+
+
+def canonical_host(host: str) -> str:
+    """``host`` as one name per machine, for budget account names: lower case, no trailing
+    dot or IPv6 brackets, and every loopback spelling (``localhost``, ``127.0.0.1``,
+    ``::1``) as ``localhost``."""
+    name = host.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+    if name in ("localhost", "::1", "0:0:0:0:0:0:0:1") or name.startswith("127."):
+        return "localhost"
+    return name

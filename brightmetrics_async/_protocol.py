@@ -24,7 +24,7 @@ from ._errors import (
     RateLimited,
     UnexpectedResponse,
 )
-from ._links import check_link
+from ._links import canonical_host, check_link
 from ._models import Page, Report
 
 try:  # orjson is optional (the "fast" extra); it decodes pages several times faster.
@@ -207,8 +207,8 @@ def guid_of(ref: str) -> str | None:
 def default_account(host: str, port: int, identity: str) -> str:
     """The budget account when the caller names none: the service and the company's
     e-mail domain (users of one company usually share it), or the key's fingerprint."""
-    who = identity.rsplit("@", 1)[-1] if "@" in identity else identity
-    return f"{host}:{port}/{who}"
+    who = identity.rsplit("@", 1)[-1].lower() if "@" in identity else identity
+    return f"{canonical_host(host)}:{port}/{who}"  # hook #14: one name per host
 
 
 def _guid(text: str) -> str | None:
