@@ -63,6 +63,7 @@ from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
+from ._limits import Limits as Limits
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -91,8 +92,8 @@ __all__ = [
     "BrightmetricsError",
     "Budget",
     "BudgetExhausted",
-    "BudgetStoreError",
     "BudgetSnapshot",
+    "BudgetStoreError",
     "Clock",
     "ConfigurationError",
     "Estimate",
@@ -111,6 +112,7 @@ __all__ = [
     "JobState",
     "Journal",
     "JournalEntry",
+    "Limits",
     "MemoryBudget",
     "NotFound",
     "Page",

@@ -94,14 +94,21 @@ async def read_limited(
     """
     if declared is not None and not encoded and declared > limit:
         raise too_large(what, name, limit)
-    chunks: list[bytes] = []
-    total = 0
+    # One growing buffer rather than a list of chunks: a large buffer lives in its own
+    # mapping, given back to the system when dropped, where thousands of 256 KB chunks
+    # would fragment the heap and keep the process's memory high after a refused bomb.
+    first = await stream.read(CHUNK)
+    if len(first) > limit:
+        raise too_large(what, name, limit)
+    buf: bytearray | None = None
     while chunk := await stream.read(CHUNK):
-        total += len(chunk)
-        if total > limit:
+        if buf is None:
+            buf = bytearray(first)
+        if len(buf) + len(chunk) > limit:
+            buf.clear()  # now: the error's traceback keeps this frame alive for a while
             raise too_large(what, name, limit)
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        buf += chunk
+    return first if buf is None else bytes(buf)
 
 
 class Meter:
