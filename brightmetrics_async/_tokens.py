@@ -83,7 +83,7 @@ class JobToken:
         try:
             origin_of(self.status_url)
         except ConfigurationError:
-            raise InvalidToken("resume token: the status URL is not an http(s) URL") from None
+            raise InvalidTokenLink("resume token: the status URL is not an http(s) URL") from None
         times = [self.submitted_at, self.expires_at]
         times += [t for t in (self.retry_after, self.last_poll_at) if t is not None]
         if not all(math.isfinite(t) for t in times):
