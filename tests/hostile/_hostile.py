@@ -58,6 +58,7 @@ async def hostile(
     limits: bm.Limits | None = SMALL,
     clock: VirtualClock | None = None,
     budget: bm.Budget | None = None,
+    retry: bm.RetryPolicy = RETRY,
     **session: Any,
 ) -> AsyncIterator[tuple[bm.Session, Peer]]:
     """A scripted service on loopback and a session on it (memory budget, virtual clock)."""
@@ -70,7 +71,7 @@ async def hostile(
             budget=budget or bm.MemoryBudget(clock=clock),
             clock=clock,
             check_filters=False,
-            retry=RETRY,
+            retry=retry,
             limits=limits,
             **session,
         ) as s,
