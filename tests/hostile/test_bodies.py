@@ -5,10 +5,12 @@ an UnexpectedResponse that names the limit and is not retried."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import anyio
+import attrs
 import pytest
 from aiohttp import web
 
@@ -190,3 +192,12 @@ async def test_peak_memory_stays_under_200_mb_at_default_limits() -> None:
         "error": "ApiError",
     }
     assert report["peak_rss_mb"] < 200, report
+
+
+def test_the_readme_lists_the_limits_and_their_defaults() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- limits -->", 1)[1].split("\n\n", 1)[0]
+    listed = dict(re.findall(r"\| `Limits\.(\w+)` \| ([^|]+) \|", table))
+    sizes = {"64 MB": 64 * MB, "8 MB": 8 * MB, "64 KB": 64 * 1024, "none": None}
+    defaults = attrs.asdict(bm.Limits())
+    assert {name: sizes[text.strip()] for name, text in listed.items()} == defaults
