@@ -61,9 +61,9 @@ LOWER_BOUNDS = frozenset({Op.GE, Op.GT})
 UPPER_BOUNDS = frozenset({Op.LE, Op.LT})
 
 
-#: The largest integer a filter may hold: .NET's ``decimal.MaxValue``, beyond every Edm
-#: integer type (Int64 stops at 2**63 - 1) and beyond Edm.Decimal.
-MAX_INTEGER = 79228162514264337593543950335
+#: The largest integer a filter may hold: 38 digits, the widest decimal a SQL database holds,
+#: beyond every Edm integer type (Int64 stops at 2**63 - 1).
+MAX_INTEGER = 10**38 - 1
 
 
 def validate_value(value: object) -> None:
@@ -76,7 +76,7 @@ def validate_value(value: object) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
         # Like inf: no property of the service can hold it (hook #14).
         raise ConfigurationError(
-            "an integer beyond ±79228162514264337593543950335 (the largest Edm.Decimal) "
+            "an integer of more than 38 digits (beyond any Edm integer or decimal) "
             "cannot be sent in a filter"
         )
     if value is None or isinstance(value, bool | int | dt.date | uuid.UUID):
