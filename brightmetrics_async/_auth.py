@@ -62,7 +62,9 @@ class BasicAuth:
     ``send_plaintext=True`` sends ``*pass<password>`` instead of the hash, as the vendor
     allows; it needs ``password``.
 
-    Raises :class:`ConfigurationError` for a missing user or an ambiguous secret.
+    Raises :class:`ConfigurationError` for a missing user, an ambiguous secret, or a user or
+    secret holding CR, LF, NUL or another control character (the message names no secret);
+    ``TypeError`` for parts that are not strings.
     """
 
     __slots__ = ("_header", "user")
@@ -111,7 +113,8 @@ class ApiKey:
     """An API key from the My Account page: Bearer by default, Basic ``apikey:<key>`` with
     ``basic=True``.
 
-    Raises :class:`ConfigurationError` for an empty key.
+    Raises :class:`ConfigurationError` for an empty key, or one holding a control character or
+    non-ASCII text (the message names no secret); ``TypeError`` for a key that is not a str.
     """
 
     __slots__ = ("_header", "_identity", "basic")

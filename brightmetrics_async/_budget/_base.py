@@ -162,6 +162,8 @@ class Budget(abc.ABC):
                 waiting. ``next_free_at`` says when one will.
             ConfigurationError: empty account or negative ``max_wait``.
             TransportError: the backing store failed.
+            BudgetStoreError: the store holds corrupt or future-dated values, or its file
+                was deleted or replaced; nothing is reset.
         """
         _check_account(account)
         bound = self._max_wait if max_wait is DEFAULT else _check_max_wait(max_wait)
