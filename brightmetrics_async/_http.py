@@ -43,7 +43,7 @@ from ._errors import (
     UnexpectedResponse,
     UnsafeLink,
 )
-from ._limits import BodyKind, Limits, Meter, read_limited
+from ._limits import BodyKind, Limits, Meter, export_meter, read_limited
 from ._links import check_link
 from ._protocol import error_for_status, is_loopback, origin_of
 from ._retry import RetryPolicy
@@ -125,11 +125,7 @@ class Response:
     ) -> _Chunks:
         """An async iterator over body chunks of at most ``size`` bytes; past ``max_bytes``
         (default ``Limits.export``) decoded bytes it raises :class:`UnexpectedResponse`."""
-        if max_bytes is not None:
-            meter = Meter(max_bytes, name="max_bytes", what=what)
-        else:
-            meter = Meter(self._limits.export, name="Limits.export", what=what)
-        return _Chunks(self._raw, size, meter)
+        return _Chunks(self._raw, size, export_meter(max_bytes, self._limits, what=what))
 
 
 def _encoded(headers: Mapping[str, str]) -> bool:

@@ -29,6 +29,7 @@ from ._atomic import AtomicFile
 from ._bodies import CHUNK, spool, stream_to
 from ._errors import BrightmetricsError, JobError, JobExpired, UnexpectedResponse
 from ._formats import Format
+from ._limits import check_max_bytes, export_meter
 from ._polling import (
     Done,
     Expired,
@@ -199,11 +200,14 @@ class Job:
             return rows
         return body
 
-    async def export(self, path: str | os.PathLike[str]) -> Path:
+    async def export(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Path:
         """Wait for the job and stream its result to ``path`` atomically (complete or absent).
 
-        A JSON result is written as one array of rows, like ``Session.export``.
+        A JSON result is written as one array of rows, like ``Session.export``. ``max_bytes``
+        bounds the size of a streamed result (default ``Limits.export``): past it
+        :class:`UnexpectedResponse` and no file.
         """
+        meter = export_meter(check_max_bytes(max_bytes), self._http.limits, what="job export")
         if self.format is Format.JSON:
             rows = await self.result()
             with AtomicFile(path) as out:
@@ -215,10 +219,11 @@ class Job:
                 assert self._spool is not None
                 self._spool.seek(0)
                 while chunk := self._spool.read(CHUNK):
+                    meter.add(len(chunk))  # hook #14
                     out.write(chunk)
 
             async def from_response(resp: Response) -> None:
-                await stream_to(resp, out, self.format)
+                await stream_to(resp, out, self.format, max_bytes=max_bytes)  # hook #14
 
             await self._run(from_response, from_spool)
             return out.commit()

@@ -21,7 +21,16 @@ import attrs
 
 from ._errors import ConfigurationError, UnexpectedResponse
 
-__all__ = ["CHUNK", "BodyKind", "Limits", "Meter", "check_max_bytes", "read_limited", "too_large"]
+__all__ = [
+    "CHUNK",
+    "BodyKind",
+    "Limits",
+    "Meter",
+    "check_max_bytes",
+    "export_meter",
+    "read_limited",
+    "too_large",
+]
 
 #: Bytes asked of the stream per read: aiohttp inflates no more than about this at once.
 CHUNK = 256 * 1024
@@ -138,3 +147,10 @@ def check_max_bytes(max_bytes: object) -> int | None:
     if max_bytes < 1:
         raise ConfigurationError(f"max_bytes must be at least 1 byte, got {max_bytes!r}")
     return max_bytes
+
+
+def export_meter(max_bytes: int | None, limits: Limits, *, what: str) -> Meter:
+    """The meter of one export: ``max_bytes`` when given, else ``Limits.export`` (or none)."""
+    if max_bytes is not None:
+        return Meter(max_bytes, name="max_bytes", what=what)
+    return Meter(limits.export, name="Limits.export", what=what)

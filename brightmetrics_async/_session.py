@@ -30,7 +30,7 @@ from ._formats import Format, parse_format
 from ._http import HttpClient, Response, Timeouts
 from ._jobs import Job
 from ._journal import Journal
-from ._limits import Limits, check_max_bytes
+from ._limits import Limits, check_max_bytes, export_meter
 from ._metadata import parse_filter_metadata, parse_root_metadata
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._pager import PageIterator, RowIterator, row_typer
@@ -378,19 +378,22 @@ class Session:
         The body goes in chunks to a temporary file beside ``path``, renamed only when it is
         complete and of the requested type; a truncated body, an HTML error page or a wrong
         type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
-        ``max_bytes`` bounds the decoded size of a streamed (non-JSON) export (default
-        ``Limits.export``, none); past it :class:`UnexpectedResponse` and no file. A directory
+        ``max_bytes`` bounds the size of the export (default ``Limits.export``, none); past it
+        :class:`UnexpectedResponse` and no file. A directory
         as ``path`` is a :class:`ConfigurationError` before any request. Returns the final path.
         """
         target, max_bytes = check_export_target(path), check_max_bytes(max_bytes)  # hook #14
         fmt = parse_format(format)
         if fmt is Format.JSON:
+            meter = export_meter(max_bytes, self._http.limits, what="json export")  # hook #14
             with AtomicFile(target) as out:
                 out.write(b"[")
                 first = True
                 async with self.rows(report, filter=filter, timezone=timezone, check=check) as rows:
                     async for row in rows:
-                        out.write((b"" if first else b",\n") + json.dumps(row).encode())
+                        data = (b"" if first else b",\n") + json.dumps(row).encode()
+                        meter.add(len(data))  # hook #14
+                        out.write(data)
                         first = False
                 out.write(b"]\n")
                 return out.commit()

@@ -201,3 +201,35 @@ def test_the_readme_lists_the_limits_and_their_defaults() -> None:
     sizes = {"64 MB": 64 * MB, "8 MB": 8 * MB, "64 KB": 64 * 1024, "none": None}
     defaults = attrs.asdict(bm.Limits())
     assert {name: sizes[text.strip()] for name, text in listed.items()} == defaults
+
+
+async def test_a_json_export_stops_at_max_bytes_and_leaves_no_file(tmp_path: Path) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        n = int(request.query.get("$skiptoken", "0"))
+        link = f"http://{request.host}/OData.ashx/{GUID}?$skiptoken={n + 1}"
+        return web.json_response({"value": [{"x": "y" * 1000}] * 100, "@odata.nextLink": link})
+
+    target = tmp_path / "r.json"
+    async with hostile(answer) as (s, service):
+        with pytest.raises(bm.UnexpectedResponse, match="max_bytes"):
+            await s.export(GUID, target, format="json", max_bytes=300_000)
+        assert await spent_equals_seen(s, service) == 3  # 100 KB a page: the third passes it
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_job_export_bomb_stops_at_max_bytes(tmp_path: Path) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if "/status/" in request.path:
+            return compressed(bomb(64, prefix=b"a,b\n"), content_type="text/csv")
+        status = f"http://{request.host}/OData.ashx/status/1"
+        return web.json_response({}, status=202, headers={"Location": status, "Retry-After": "5"})
+
+    target = tmp_path / "r.csv"
+    async with hostile(answer, clock=VirtualClock()) as (s, service):
+        job = await s.submit(GUID, format="csv")
+        with pytest.raises(bm.UnexpectedResponse, match="max_bytes"):
+            await job.export(target, max_bytes=MB)
+        with pytest.raises(TypeError):
+            await job.export(target, max_bytes=1.5)  # type: ignore[arg-type]
+        assert await spent_equals_seen(s, service) == 2
+    assert list(tmp_path.iterdir()) == []
