@@ -98,11 +98,16 @@ async def read_limited(
 ) -> bytes:
     """Read ``stream`` to its end, at most ``limit`` decoded bytes, in :data:`CHUNK` steps.
 
-    ``declared`` is the Content-Length, checked up front when the body is not ``encoded``.
+    ``declared`` is the Content-Length: when the body is not ``encoded`` it is checked up
+    front, and the body (which the HTTP framing stops there) is read in one go.
     Raises :class:`UnexpectedResponse` naming ``name`` as soon as the body passes ``limit``.
     """
-    if declared is not None and not encoded and declared > limit:
-        raise too_large(what, name, limit)
+    if declared is not None and not encoded:
+        if declared > limit:
+            raise too_large(what, name, limit)
+        # Framed by its Content-Length and not inflated: the body cannot grow past the
+        # declared size, so read it whole (the fast path of every ordinary page).
+        return await stream.read()
     # One growing buffer rather than a list of chunks: a large buffer lives in its own
     # mapping, given back to the system when dropped, where thousands of 256 KB chunks
     # would fragment the heap and keep the process's memory high after a refused bomb.
