@@ -126,6 +126,7 @@ _BLOCK = (
     + """
 local target = tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current == nil or current ~= current then return 0 end
 if target > current and target > now then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', fmt(math.floor((target - now) / 1000) + 60000))
 end
@@ -301,7 +302,15 @@ class RedisBudget(Budget):
             await self._redis().delete(*self._keys(account))
 
     async def _block(self, account: str, until_us: int) -> None:
-        await self._call("block", _BLOCK, self._keys(account)[1:], [self._now_arg(), str(until_us)])
+        done = await self._call(
+            "block", _BLOCK, self._keys(account)[1:], [self._now_arg(), str(until_us)]
+        )
+        if done == 0:
+            raise BudgetStoreError(
+                f"budget store {self.store_name}: account {account!r}: the block key holds a "
+                "value that is not a time; refusing to use it (nothing was reset)",
+                store=self.store_name,
+            )
 
     async def aclose(self) -> None:
         """Close the connection pool (the budget reconnects if used again)."""

@@ -233,3 +233,14 @@ async def test_a_job_export_bomb_stops_at_max_bytes(tmp_path: Path) -> None:
             await job.export(target, max_bytes=1.5)  # type: ignore[arg-type]
         assert await spent_equals_seen(s, service) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd", "x-unknown"])
+async def test_a_body_that_does_not_decode_is_a_library_error(encoding: str) -> None:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return compressed(b"\x1f\x8b\x08\x00garbage" * 10, encoding=encoding)
+
+    async with hostile(answer) as (s, service):
+        with pytest.raises(bm.BrightmetricsError):
+            [row async for row in s.rows(GUID)]
+        await spent_equals_seen(s, service)
