@@ -190,3 +190,43 @@ async def test_random_cancellations_leave_nothing_behind(tmp_path: Path) -> None
         spent = (await s.budget_status()).spent
         assert spent == s.requests_sent
         assert spent - 12 <= len(service.recorded.targets) <= spent
+
+
+async def test_a_small_content_length_with_an_endless_chunked_body_is_refused() -> None:
+    """The read of a body framed by its Content-Length is trusted to stop there: a server that
+    also sends ``Transfer-Encoding: chunked`` (request smuggling's favourite) is refused."""
+    seen: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            for _ in range(2000):  # 2 GB if anybody kept it
+                writer.write(b"100000\r\n" + b" " * 0x100000 + b"\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = VirtualClock()
+    try:
+        async with bm.Session(
+            bm.ApiKey(DEMO_API_KEY),
+            base_url=f"http://127.0.0.1:{port}/OData.ashx",
+            budget=bm.MemoryBudget(clock=clock),
+            clock=clock,
+            check_filters=False,
+            retry=bm.RetryPolicy(attempts=1),
+        ) as s:
+            with pytest.raises(bm.BrightmetricsError):
+                await s.download(GUID)
+            assert (await s.budget_status()).spent == len(seen) == 1
+    finally:
+        server.close()
+        await server.wait_closed()
