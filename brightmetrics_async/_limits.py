@@ -53,7 +53,9 @@ class Limits:
     """Maximum decoded sizes, in bytes, of what a server may make the client hold.
 
     ``page``: a JSON page of rows, or any other body read whole into memory (``download``,
-    ``Job.result``); ``metadata``: the service document and ``$metadata`` documents;
+    ``Job.result``); ``metadata``: the service document and ``$metadata`` documents (the
+    CSDL parser refuses documents over 8 MB whatever this says, so raising it above 8 MB
+    only helps the service document);
     ``status``: the body of a 202 (job submitted or still running); ``error``: the part
     of an error body that is read to explain it (the rest is dropped, not refused);
     ``export``: a streamed export or spooled job result (None: no limit; one export can
