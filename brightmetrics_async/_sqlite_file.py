@@ -51,6 +51,7 @@ class SQLiteFile:
         self._busy_timeout = busy_timeout
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
+        self._opened = path  # made absolute when opened: a later chdir must not matter
         self._replaced_error = replaced_error or (lambda message: TransportError(message))
         self._lock = threading.Lock()
 
@@ -87,14 +88,15 @@ class SQLiteFile:
         if self._conn is None:
             self._conn = self._open()
             try:
-                self._identity = _identity(self.path)
+                self._opened = self.path.absolute()
+                self._identity = _identity(self._opened)
             except OSError:
                 self._identity = None
         return self._conn
 
     def _check_identity(self) -> None:
         try:
-            now = _identity(self.path)
+            now = _identity(self._opened)
         except OSError:
             now = None
         if now is None or now != self._identity:
