@@ -110,9 +110,9 @@ async def read_limited(
         # Framed by its Content-Length and not inflated: the body cannot grow past the
         # declared size, so read it whole (the fast path of every ordinary page).
         return await stream.read()
-    # One growing buffer rather than a list of chunks: a large buffer lives in its own
-    # mapping, given back to the system when dropped, where thousands of 256 KB chunks
-    # would fragment the heap and keep the process's memory high after a refused bomb.
+    # One growing buffer, emptied before the error is raised: the error's traceback keeps
+    # this frame and its locals alive until the garbage collector runs, and a refused bomb
+    # must not keep its megabytes that long (a second bomb would then double the peak).
     first = await stream.read(CHUNK)
     if len(first) > limit:
         raise too_large(what, name, limit)
@@ -121,7 +121,7 @@ async def read_limited(
         if buf is None:
             buf = bytearray(first)
         if len(buf) + len(chunk) > limit:
-            buf.clear()  # now: the error's traceback keeps this frame alive for a while
+            buf.clear()
             raise too_large(what, name, limit)
         buf += chunk
     return first if buf is None else bytes(buf)
