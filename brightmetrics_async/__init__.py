@@ -34,9 +34,11 @@ from ._errors import ApiError as ApiError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BrightmetricsError as BrightmetricsError
 from ._errors import BudgetExhausted as BudgetExhausted
+from ._errors import BudgetStoreError as BudgetStoreError
 from ._errors import ConfigurationError as ConfigurationError
 from ._errors import FilterError as FilterError
 from ._errors import InvalidToken as InvalidToken
+from ._errors import InvalidTokenLink as InvalidTokenLink
 from ._errors import JobError as JobError
 from ._errors import JobExpired as JobExpired
 from ._errors import NotFound as NotFound
@@ -72,6 +74,7 @@ from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
 from ._json_array import write_array as write_json_array
+from ._limits import Limits as Limits
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -105,6 +108,7 @@ __all__ = [
     "Budget",
     "BudgetExhausted",
     "BudgetSnapshot",
+    "BudgetStoreError",
     "Clock",
     "ConfigurationError",
     "Estimate",
@@ -114,6 +118,7 @@ __all__ = [
     "FilterSchema",
     "Format",
     "InvalidToken",
+    "InvalidTokenLink",
     "ItemCost",
     "Job",
     "JobError",
@@ -124,6 +129,7 @@ __all__ = [
     "JournalEntry",
     "Known",
     "Learned",
+    "Limits",
     "MemoryBudget",
     "NotFound",
     "ORDERED_TYPES",

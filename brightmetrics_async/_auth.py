@@ -30,6 +30,20 @@ def hash_password(password: str) -> str:
     return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest()).decode("ascii")
 
 
+def _refuse_control(value: object, what: str, *, ascii_only: bool = False) -> None:
+    """Refuse a credential part that is not a str, or holds CR, LF, NUL or another control
+    character (it would split or break the header, or be sent for a certain 401).
+
+    Raises ``TypeError`` / :class:`ConfigurationError`; the message never holds the value.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise ConfigurationError(f"{what} contains a control character (CR, LF, NUL, ...)")
+    if ascii_only and not value.isascii():
+        raise ConfigurationError(f"{what} contains non-ASCII characters")
+
+
 def _basic(user: str, secret: str) -> str:
     raw = f"{user}:{secret}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
@@ -48,7 +62,9 @@ class BasicAuth:
     ``send_plaintext=True`` sends ``*pass<password>`` instead of the hash, as the vendor
     allows; it needs ``password``.
 
-    Raises :class:`ConfigurationError` for a missing user or an ambiguous secret.
+    Raises :class:`ConfigurationError` for a missing user, an ambiguous secret, or a user or
+    secret holding CR, LF, NUL or another control character (the message names no secret);
+    ``TypeError`` for parts that are not strings.
     """
 
     __slots__ = ("_header", "user")
@@ -61,6 +77,10 @@ class BasicAuth:
         password_hash: str | None = None,
         send_plaintext: bool = False,
     ) -> None:
+        _refuse_control(user, "BasicAuth: the user name")
+        for part, text in (("password", password), ("password_hash", password_hash)):
+            if text is not None:
+                _refuse_control(text, f"BasicAuth: the {part}")
         if not user or ":" in user:
             raise ConfigurationError("BasicAuth needs a user name (the e-mail address) without ':'")
         if (password is None) == (password_hash is None):
@@ -93,12 +113,14 @@ class ApiKey:
     """An API key from the My Account page: Bearer by default, Basic ``apikey:<key>`` with
     ``basic=True``.
 
-    Raises :class:`ConfigurationError` for an empty key.
+    Raises :class:`ConfigurationError` for an empty key, or one holding a control character or
+    non-ASCII text (the message names no secret); ``TypeError`` for a key that is not a str.
     """
 
     __slots__ = ("_header", "_identity", "basic")
 
     def __init__(self, key: str, *, basic: bool = False) -> None:
+        _refuse_control(key.strip() if isinstance(key, str) else key, "ApiKey", ascii_only=True)
         key = key.strip()
         if not key:
             raise ConfigurationError("ApiKey needs a non-empty key")

@@ -2,8 +2,10 @@
 
 Each one checks what the protocol promises (the Content-Type of the requested format, a body
 as long as its Content-Length) and raises :class:`UnexpectedResponse` otherwise; a connection
-dropped mid-body is thrown in by the driver as :class:`TransportError`. The byte limits of
-bodies read into memory are here, one per kind of body.
+dropped mid-body is thrown in by the driver as :class:`TransportError`. How much of a body may
+be held is the session's :class:`Limits` (one limit per kind of body, counted after decoding):
+each reader is made for the limits it reads under, and a body past its limit is refused with
+an :class:`UnexpectedResponse` naming the limit (never retried).
 """
 
 from __future__ import annotations
@@ -12,28 +14,23 @@ import tempfile
 from collections.abc import Callable
 
 from ._errors import UnexpectedResponse
-from ._fetch import STATUS_BODY_LIMIT, Flow, Head, Read, Sink, Stream
+from ._fetch import Consume, Flow, Head, Read, Sink, Stream
 from ._formats import Format
+from ._limits import Limits, export_limit
 from ._models import Page
 from ._protocol import parse_page
 
 __all__ = [
-    "METADATA_BODY_LIMIT",
-    "PAGE_BODY_LIMIT",
-    "STATUS_BODY_LIMIT",
     "Spool",
     "check_type",
     "read_body",
     "read_page",
     "read_result",
+    "read_status",
     "read_typed",
     "stream_typed",
 ]
 
-#: Bodies read into memory, by kind (None: no limit of ours).
-PAGE_BODY_LIMIT: int | None = None
-METADATA_BODY_LIMIT: int | None = None
-DATA_BODY_LIMIT: int | None = None
 _SPOOL_MEMORY = 8 * 1024 * 1024
 
 
@@ -45,53 +42,81 @@ def check_type(head: Head, fmt: Format) -> None:
         )
 
 
-def read_body(head: Head) -> Flow[bytes]:
-    """A whole metadata body (service document, ``$metadata``)."""
-    body: bytes = yield Read(METADATA_BODY_LIMIT)
+def read_body(limits: Limits) -> Consume[bytes]:
+    """A whole metadata body (service document, ``$metadata``): ``Limits.metadata``."""
+
+    def consume(head: Head) -> Flow[bytes]:
+        body: bytes = yield Read(limits.metadata, name="Limits.metadata")
+        return body
+
+    return consume
+
+
+def read_page(limits: Limits) -> Consume[Page]:
+    """A JSON page of report rows: ``Limits.page``."""
+
+    def consume(head: Head) -> Flow[Page]:
+        ctype = head.headers.get("Content-Type")
+        if not (ctype is not None and ctype.startswith("application/json")) and not (
+            Format.JSON.matches(ctype)
+        ):
+            raise UnexpectedResponse(
+                "a report page must be JSON, the server sent "
+                f"{head.content_type or 'no Content-Type'}"
+            )
+        body: bytes = yield Read(limits.page, name="Limits.page")
+        return parse_page(body)
+
+    return consume
+
+
+def read_status(limits: Limits) -> Flow[bytes]:
+    """The body of a 202 (job submitted or still running): ``Limits.status``."""
+    body: bytes = yield Read(limits.status, name="Limits.status")
     return body
 
 
-def read_page(head: Head) -> Flow[Page]:
-    """A JSON page of report rows."""
-    ctype = head.headers.get("Content-Type")
-    if not (ctype is not None and ctype.startswith("application/json")) and not (
-        Format.JSON.matches(ctype)
-    ):
-        raise UnexpectedResponse(
-            f"a report page must be JSON, the server sent {head.content_type or 'no Content-Type'}"
-        )
-    body: bytes = yield Read(PAGE_BODY_LIMIT)
-    return parse_page(body)
+def read_result(limits: Limits) -> Consume[bytes]:
+    """A job's result read whole (any type: the job's format was asked at submission);
+    like every other body read whole into memory, at most ``Limits.page``."""
+
+    def consume(head: Head) -> Flow[bytes]:
+        body: bytes = yield Read(limits.page, name="Limits.page")
+        return body
+
+    return consume
 
 
-def read_result(head: Head) -> Flow[bytes]:
-    """A job's result read whole (any type: the job's format was asked at submission)."""
-    body: bytes = yield Read(DATA_BODY_LIMIT)
-    return body
-
-
-def read_typed(fmt: Format) -> Callable[[Head], Flow[bytes]]:
-    """A whole body of format ``fmt``."""
+def read_typed(fmt: Format, limits: Limits) -> Consume[bytes]:
+    """A whole body of format ``fmt`` (at most ``Limits.page``)."""
 
     def consume(head: Head) -> Flow[bytes]:
         check_type(head, fmt)
-        body: bytes = yield Read(DATA_BODY_LIMIT)
+        body: bytes = yield Read(limits.page, name="Limits.page")
         return body
 
     return consume
 
 
 def stream_typed(
-    sink: Sink, fmt: Format, progress: Callable[[int], None] | None = None
-) -> Callable[[Head], Flow[int]]:
+    sink: Sink,
+    fmt: Format,
+    progress: Callable[[int], None] | None = None,
+    *,
+    limits: Limits,
+    max_bytes: int | None = None,
+) -> Consume[int]:
     """A body of format ``fmt`` written to ``sink`` in chunks, checked for completeness.
 
-    ``sink`` is restarted first, so a retried request never appends to a failed try.
+    ``sink`` is restarted first, so a retried request never appends to a failed try. The
+    body may reach ``max_bytes`` decoded bytes when given, else ``Limits.export`` (None: no
+    limit); past it :class:`UnexpectedResponse`, found while writing.
     """
+    limit, name = export_limit(max_bytes, limits)
 
     def consume(head: Head) -> Flow[int]:
         check_type(head, fmt)
-        written: int = yield Stream(sink, progress)
+        written: int = yield Stream(sink, progress, limit, name)
         expected = head.content_length
         if expected is not None and written != expected and not _compressed(head):
             raise UnexpectedResponse(f"the body was cut short: {written} of {expected} bytes")

@@ -1,8 +1,9 @@
 """The driver: runs any flow (``_fetch``) over the network.
 
-For each command a flow yields it does one thing: ``Send`` spends one budget token, adds the
-credential and sends through the transport; ``Read``/``Stream`` read the body of the last
-answer; ``Sleep`` waits on the injected clock; ``Block`` records a 429 in the budget store.
+For each command a flow yields it does one thing: ``Send`` spends one budget token (a
+``use_reserve`` session may spend the budget's reserve), adds the credential and sends through
+the transport; ``Read``/``Stream`` read the body of the last answer, within the limit the
+flow gave; ``Sleep`` waits on the injected clock; ``Block`` records a 429 in the budget store.
 A failure is thrown back into the flow, which decides. The driver decides nothing.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._budget import Default
 from ._documents import Documents
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
+from ._limits import Meter
 
 if TYPE_CHECKING:
     from ._auth import Auth
@@ -40,6 +42,7 @@ class Driver:
         account: str,
         clock: Clock,
         max_wait: float | Default | None,
+        use_reserve: bool = False,
     ) -> None:
         self.transport = transport
         self._auth = auth
@@ -47,6 +50,7 @@ class Driver:
         self.account = account
         self.clock = clock
         self._max_wait = max_wait
+        self.use_reserve = use_reserve
         self.documents = Documents()
         self.requests_sent = 0
 
@@ -57,10 +61,16 @@ class Driver:
         return self.budget.max_wait if isinstance(mw, Default) else mw
 
     async def run(self, flow: Flow[T], *, interactive: bool = False) -> T:
-        """Run ``flow`` to its end and return its value (or raise what it raises)."""
+        """Run ``flow`` to its end and return its value (or raise what it raises).
+
+        ``interactive`` (or a ``use_reserve`` driver) lets its requests spend the budget's
+        reserve tokens.
+        """
+        interactive = interactive or self.use_reserve
         reply: Any = None
         error: Exception | None = None
         response: Response | None = None
+        what = "response"  # the request whose answer is being read
         try:
             while True:
                 try:
@@ -74,6 +84,7 @@ class Driver:
                             response.release()
                             response = None
                         request = command.request
+                        what = request.what
                         await self.budget.acquire(
                             self.account, max_wait=self._max_wait, interactive=interactive
                         )
@@ -100,10 +111,15 @@ class Driver:
                         )
                     elif isinstance(command, Read):
                         assert response is not None
-                        reply = await response.read(command.limit, truncate=command.truncate)
+                        reply = await response.read(
+                            command.limit,
+                            truncate=command.truncate,
+                            name=command.name,
+                            what=what,
+                        )
                     elif isinstance(command, Stream):
                         assert response is not None
-                        reply = await _stream(response, command)
+                        reply = await _stream(response, command, what)
                     elif isinstance(command, Sleep):
                         await self.clock.sleep(command.seconds)
                     elif isinstance(command, Now):
@@ -124,10 +140,12 @@ class Driver:
             flow.close()
 
 
-async def _stream(response: Response, command: Stream) -> int:
+async def _stream(response: Response, command: Stream, what: str) -> int:
     sink, progress = command.sink, command.progress
+    meter = Meter(command.limit, name=command.name, what=what)
     sink.restart()
     async for chunk in response.chunks(CHUNK):
+        meter.add(len(chunk))  # counted after decoding, before the chunk is written
         sink.write(chunk)
         if progress is not None:
             progress(sink.bytes_written)

@@ -20,10 +20,11 @@ from typing import Any, Protocol, TypeVar
 import attrs
 from multidict import CIMultiDict
 
-from ._errors import JobExpired, UnexpectedResponse
+from ._errors import JobExpired
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
 from ._formats import Format
 from ._job_flow import submit, wait
+from ._limits import too_large
 from ._models import Report
 from ._ops import SERVICE_DOCUMENT, SERVICE_METADATA, UNKNOWN_SCHEMA, Ops
 from ._pager import Pager, pages_flow
@@ -85,10 +86,14 @@ class SyncDriver:
                     )
                 elif isinstance(command, Read):
                     assert answer is not None
-                    reply = _limited(answer.body, command.limit, command.truncate)
+                    what = _what(self.sent)
+                    reply = _limited(answer.body, command, what)
                 elif isinstance(command, Stream):
                     assert answer is not None
                     command.sink.restart()
+                    if command.limit is not None and len(answer.body) > command.limit:
+                        what = _what(self.sent)
+                        raise too_large(what, command.name, command.limit)
                     command.sink.write(answer.body)
                     if command.progress is not None:
                         command.progress(command.sink.bytes_written)
@@ -126,12 +131,18 @@ class SyncDriver:
         return known
 
 
-def _limited(body: bytes, limit: int | None, truncate: bool) -> bytes:
+def _limited(body: bytes, read: Read, what: str) -> bytes:
+    limit = read.limit
     if limit is None or len(body) <= limit:
         return body
-    if truncate:
+    if read.truncate:
         return body[:limit]
-    raise UnexpectedResponse(f"the body is larger than {limit} bytes; not read")
+    raise too_large(what, read.name, limit)
+
+
+def _what(sent: list[Request]) -> str:
+    """What the last request sent was for (named in a refused body's error)."""
+    return sent[-1].what if sent else "response"
 
 
 class Known(Protocol):

@@ -8,6 +8,7 @@ no aiohttp, sqlite3 or redis exception reaches a caller::
      │    ├── FilterError                      a $filter that breaks a vendor rule
      │    ├── UnknownTimezone                  a zone with no Windows name
      │    └── InvalidToken                     a resume token that cannot be used
+     │         └── InvalidTokenLink (UnsafeLink) its status URL is off the service's status path
      ├── ApiError                              the server answered with an error status
      │    ├── AuthenticationError              401 / 403
      │    ├── NotFound                         404
@@ -17,6 +18,8 @@ no aiohttp, sqlite3 or redis exception reaches a caller::
      ├── UnexpectedResponse                    a 2xx that is not what the protocol promises
      │    └── UnsafeLink                       a next link / status URL on another origin
      ├── BudgetExhausted                       no request token free within max_wait
+     ├── BudgetStoreError                      the budget store holds corrupt values, or its
+     │                                         file was replaced or deleted
      └── JobError                              an asynchronous export failed
           └── JobExpired (TimeoutError)        past its 1-hour life, or 404/410 on poll
 
@@ -33,9 +36,11 @@ __all__ = [
     "AuthenticationError",
     "BrightmetricsError",
     "BudgetExhausted",
+    "BudgetStoreError",
     "ConfigurationError",
     "FilterError",
     "InvalidToken",
+    "InvalidTokenLink",
     "JobError",
     "JobExpired",
     "NotFound",
@@ -166,6 +171,12 @@ class UnsafeLink(UnexpectedResponse):
     and no credential was sent there."""
 
 
+class InvalidTokenLink(InvalidToken, UnsafeLink):
+    """A resume token's (or journal entry's) status URL is not on the service's origin
+    and status path (``<base_url>/status/...``): an :class:`InvalidToken` and an
+    :class:`UnsafeLink` at once. Nothing was sent."""
+
+
 class BudgetExhausted(BrightmetricsError):
     """No request token is free within ``max_wait``.
 
@@ -184,6 +195,16 @@ class BudgetExhausted(BrightmetricsError):
         super().__init__(message, token=token)
         self.next_free_at = next_free_at
         self.remaining = remaining
+
+
+class BudgetStoreError(BrightmetricsError):
+    """The budget store cannot be trusted: out-of-range, non-numeric or future-dated
+    entries, or a SQLite file replaced or deleted while in use. ``store`` names it (a
+    path or a redacted URL). Nothing is reset: fix or remove the store, then retry."""
+
+    def __init__(self, message: str, *, store: str, token: str | None = None) -> None:
+        super().__init__(message, token=token)
+        self.store = store
 
 
 class JobError(BrightmetricsError):

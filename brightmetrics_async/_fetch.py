@@ -40,6 +40,7 @@ from ._errors import (
     UnexpectedResponse,
     UnsafeLink,
 )
+from ._limits import Limits
 from ._protocol import check_link, error_for_status, redirect_target
 from ._request import Request
 from ._retry import RetryPolicy
@@ -69,8 +70,6 @@ T = TypeVar("T")
 log = logging.getLogger("brightmetrics_async")
 
 MAX_REDIRECTS = 5
-#: An error, status or 202 body is small: read at most this much of it.
-STATUS_BODY_LIMIT = 64 * 1024
 #: The wait a 429 without a usable Retry-After imposes on the account.
 DEFAULT_429_WAIT = 60.0
 
@@ -86,10 +85,12 @@ class Send(NamedTuple):
 
 
 class Read(NamedTuple):
-    """Read the last answer's body, at most ``limit`` bytes (cut there if ``truncate``)."""
+    """Read the last answer's body, at most ``limit`` decoded bytes: cut there if
+    ``truncate``, else refused past it (:class:`UnexpectedResponse` naming ``name``)."""
 
     limit: int | None = None
     truncate: bool = False
+    name: str = "the limit"
 
 
 class Sink(Protocol):
@@ -110,10 +111,15 @@ class Sink(Protocol):
 
 
 class Stream(NamedTuple):
-    """Write the last answer's body to ``sink`` (restarted first); answered with its size."""
+    """Write the last answer's body to ``sink`` (restarted first); answered with its size.
+
+    Past ``limit`` decoded bytes (None: no limit) the body is refused with an
+    :class:`UnexpectedResponse` naming ``name``."""
 
     sink: Sink
     progress: Callable[[int], None] | None = None
+    limit: int | None = None
+    name: str = "max_bytes"
 
 
 class Sleep(NamedTuple):
@@ -175,11 +181,13 @@ Consume = Callable[[Head], Flow[T]]
 
 @attrs.frozen
 class Policy:
-    """What a session's flows need to decide: origin, retries, the longest 429 wait."""
+    """What a session's flows need to decide: origin, retries, the longest 429 wait, and
+    how much of each body may be held (:class:`Limits`, the one source of those sizes)."""
 
     base_url: str
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     max_wait: float | None = None
+    limits: Limits = attrs.field(factory=Limits)
 
 
 def send_following_redirects(
@@ -244,9 +252,10 @@ def fetch(
 
 
 def raise_for_status(policy: Policy, head: Head) -> Flow[None]:
-    """Raise the error of ``head``'s status (its body read, at most 64 KB); 429 blocks."""
+    """Raise the error of ``head``'s status (its body read up to ``Limits.error``, the rest
+    dropped); 429 blocks."""
     try:
-        body: bytes = yield Read(STATUS_BODY_LIMIT, truncate=True)
+        body: bytes = yield Read(policy.limits.error, truncate=True, name="Limits.error")
     except TransportError:
         body = b""
     what = head.request.what

@@ -61,13 +61,24 @@ LOWER_BOUNDS = frozenset({Op.GE, Op.GT})
 UPPER_BOUNDS = frozenset({Op.LE, Op.LT})
 
 
+#: The largest integer a filter may hold: 38 digits, the widest decimal a SQL database holds,
+#: beyond every Edm integer type (Int64 stops at 2**63 - 1).
+MAX_INTEGER = 10**38 - 1
+
+
 def validate_value(value: object) -> None:
     """Check that ``value`` can be a filter literal.
 
-    Raises ConfigurationError for a naive datetime, a non-finite float, a string that
-    is not valid Unicode, or a value of another type.
+    Raises ConfigurationError for a naive datetime, a non-finite float, an integer beyond
+    :data:`MAX_INTEGER`, a string that is not valid Unicode, or a value of another type.
     """
     # bool before int: bool is an int subclass but renders differently.
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        # Like inf: no property of the service can hold it (hook #14).
+        raise ConfigurationError(
+            "an integer of more than 38 digits (beyond any Edm integer or decimal) "
+            "cannot be sent in a filter"
+        )
     if value is None or isinstance(value, bool | int | dt.date | uuid.UUID):
         if isinstance(value, dt.datetime) and value.utcoffset() is None:
             raise ConfigurationError(

@@ -1,7 +1,9 @@
 """The transport, the one module that imports aiohttp: it sends and maps exceptions, no more.
 
 Every rule (URLs, tries, statuses, redirects, 429) is the flows' (``_fetch``); budget and clock
-are the driver's. Every body read into memory goes through :meth:`Response.read` (a byte limit).
+are the driver's. Every body read into memory goes through :meth:`Response.read`, which counts
+the bytes *after* decoding while aiohttp (>= 3.13.3) inflates them in bounded steps
+(``_limits.read_limited``), so a compressed bomb stops at its limit.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from ._errors import (
     ConfigurationError,
     RequestTimeout,
     TransportError,
-    UnexpectedResponse,
 )
+from ._limits import CHUNK, read_limited
 
 __all__ = ["Response", "Timeouts", "Transport", "USER_AGENT"]
 
@@ -47,22 +49,40 @@ class Response:
         self.status: int = raw.status
         self.headers: Mapping[str, str] = raw.headers
 
-    async def read(self, limit: int | None = None, *, truncate: bool = False) -> bytes:
-        """The body, at most ``limit`` bytes: cut there (``truncate``) or refused beyond it.
+    async def read(
+        self,
+        limit: int | None = None,
+        *,
+        truncate: bool = False,
+        name: str = "the limit",
+        what: str = "response",
+    ) -> bytes:
+        """The body, at most ``limit`` decoded bytes: cut there (``truncate``) or refused
+        beyond it with an :class:`UnexpectedResponse` naming ``name``.
 
         A truncated or reset body raises :class:`TransportError`.
         """
+        content = self._raw.content
         try:
             if limit is None:
                 return await self._raw.read()
-            body = await self._raw.content.read(limit + 1)
+            if truncate:
+                parts: list[bytes] = []
+                left = limit
+                while left > 0 and (chunk := await content.read(min(left, CHUNK))):
+                    parts.append(chunk)
+                    left -= len(chunk)
+                return b"".join(parts)
+            return await read_limited(
+                content,
+                limit=limit,
+                name=name,
+                what=what,
+                declared=self._raw.content_length,
+                encoded=_encoded(self.headers),
+            )
         except BaseException as exc:
             raise map_exception(exc) from exc
-        if len(body) > limit:
-            if not truncate:
-                raise UnexpectedResponse(f"the body is larger than {limit} bytes; not read")
-            body = body[:limit]
-        return body
 
     async def chunks(self, size: int) -> AsyncIterator[bytes]:
         """The body in chunks of at most ``size`` bytes."""
@@ -78,6 +98,10 @@ class Response:
     def release(self) -> None:
         """Give the connection back (or close it when the body was not read)."""
         self._raw.release()
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    return headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def map_exception(exc: BaseException, *, before_send: bool = False) -> BaseException:

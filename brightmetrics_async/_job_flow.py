@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from ._bodies import STATUS_BODY_LIMIT, stream_typed
+from ._bodies import read_status, stream_typed
 from ._errors import (
     ApiError,
     BrightmetricsError,
     JobError,
     JobExpired,
     TransportError,
+    UnexpectedResponse,
 )
-from ._fetch import Consume, Flow, Head, Now, Policy, Read, Sink, Sleep, fetch, rate_limit
+from ._fetch import Consume, Flow, Head, Now, Policy, Sink, Sleep, fetch, rate_limit
 from ._fetch import send_following_redirects as send
 from ._formats import Format
 from ._polling import (
@@ -56,17 +57,18 @@ def submit(
     policy: Policy, request: Request, fmt: Format, spool: Sink
 ) -> Flow[Accepted | Immediate]:
     """Send a ``Prefer: respond-async`` request; a 200 (the preference ignored) is streamed
-    to ``spool`` and gives :class:`Immediate`."""
+    to ``spool`` (within ``Limits.export``) and gives :class:`Immediate`. A 202 body past
+    ``Limits.status`` is refused."""
 
     def answer(head: Head) -> Flow[Accepted | Immediate]:
         body = None
         if head.status == 202:
-            body = yield Read(STATUS_BODY_LIMIT, truncate=True)
+            body = yield from read_status(policy.limits)
         outcome = interpret_submit(
             head.status, head.headers, body, request_url=request.url, now=head.received_at
         )
         if isinstance(outcome, Immediate):
-            yield from stream_typed(spool, fmt)(head)
+            yield from stream_typed(spool, fmt, limits=policy.limits)(head)
         return outcome
 
     return (yield from fetch(policy, request, answer, ok=(200, 202)))
@@ -93,9 +95,12 @@ def poll(
             poller.on_response(200, head.headers, None, now=head.received_at)
         return True, value
     try:
-        body: bytes = yield Read(STATUS_BODY_LIMIT, truncate=True)
+        body: bytes = yield from read_status(policy.limits)
     except TransportError:
         body = b""
+    except UnexpectedResponse:  # past Limits.status: refused, but the server saw the poll
+        poller.on_failure(sent=True, now=head.received_at)
+        raise
     outcome = poller.on_response(head.status, head.headers, body, now=head.received_at)
     if isinstance(outcome, Expired):
         raise JobExpired(expired_text(outcome))
@@ -120,7 +125,8 @@ def poll_once(
     if isinstance(action, Expired):
         raise JobExpired(expired_text(action))
     if isinstance(action, Poll):
-        done, _ = yield from poll(policy, requests, poller, fmt, stream_typed(spool, fmt))
+        consume = stream_typed(spool, fmt, limits=policy.limits)
+        done, _ = yield from poll(policy, requests, poller, fmt, consume)
         return done
     return False
 

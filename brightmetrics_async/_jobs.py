@@ -36,6 +36,7 @@ from ._fetch import Consume, Policy
 from ._formats import Format
 from ._job_flow import poll_once, wait
 from ._json_array import rows_of, write_array
+from ._limits import check_max_bytes, export_meter
 from ._polling import JobPoller, JobState
 from ._protocol import decode_json
 from ._tokens import encode_token, token_for
@@ -195,7 +196,7 @@ class Job:
         Raises :class:`JobExpired`, :class:`JobError` or transport/API errors, each carrying
         the resume token.
         """
-        body = await self._run(read_result, Spool.read_all)
+        body = await self._run(read_result(self._ctx.policy.limits), Spool.read_all)
         if self.format is Format.JSON:
             try:
                 return rows_of(decode_json(body, what="export result"), what="export result")
@@ -206,11 +207,17 @@ class Job:
                 raise
         return body
 
-    async def export(self, path: str | os.PathLike[str]) -> Path:
+    async def export(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> Path:
         """Wait for the job and stream its result to ``path`` atomically (complete or absent).
 
-        A JSON result is written as one array of rows, like ``Session.export``.
+        A JSON result is written as one array of rows, like ``Session.export``. ``max_bytes``
+        bounds the size of a streamed result (default ``Limits.export``): past it
+        :class:`UnexpectedResponse` and no file. Raises ``TypeError`` /
+        :class:`ConfigurationError` for a ``max_bytes`` that is not an int >= 1.
         """
+        max_bytes = check_max_bytes(max_bytes)
+        limits = self._ctx.policy.limits
+        meter = export_meter(max_bytes, limits, what="job export")
         if self.format is Format.JSON:
             rows = await self.result()
             with AtomicFile(path) as out:
@@ -221,9 +228,11 @@ class Job:
             def from_spool(spool: Spool) -> None:
                 spool.file.seek(0)
                 while chunk := spool.file.read(CHUNK):
+                    meter.add(len(chunk))
                     out.write(chunk)
 
-            await self._run(stream_typed(out, self.format), from_spool)
+            consume = stream_typed(out, self.format, limits=limits, max_bytes=max_bytes)
+            await self._run(consume, from_spool)
             return out.commit()
 
     async def status(self) -> JobState:

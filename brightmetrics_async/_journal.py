@@ -248,8 +248,18 @@ class Journal:
         await self._file.run(update)
 
 
+_STATES = ("started", "submitted", "paging", "done")
+
+
 def _entry(row: tuple[object, ...]) -> JournalEntry:
     key, label, path, state, token, next_link, part, offset, pages, rows, updated_at = row
+    # The file may have been edited: a wrong type or state is refused, not half-trusted.
+    counts_ok = all(type(v) is int and 0 <= v < 2**62 for v in (offset, pages, rows))
+    if state not in _STATES or not counts_ok or type(updated_at) not in (int, float):
+        raise ConfigurationError(
+            f"journal entry {str(key)[:40]!r} is corrupt (state, counts or time); "
+            "forget it or clear the journal"
+        )
     return JournalEntry(
         key=str(key),
         label=str(label),

@@ -50,7 +50,7 @@ class Ops:
 
     def _document(self, key: str, request: Request, parse: Callable[[bytes], Any]) -> Flow[Any]:
         def load() -> Flow[Any]:
-            return parse((yield from fetch(self.policy, request, read_body)))
+            return parse((yield from fetch(self.policy, request, read_body(self.policy.limits))))
 
         return (yield Document(key, request, load()))
 
@@ -128,19 +128,28 @@ class Ops:
 
     def page(self, url: str) -> Flow[Page]:
         """One page of rows at ``url`` (the report URL or a next link, verbatim)."""
-        return (yield from fetch(self.policy, self.requests.page(url), read_page))
+        request = self.requests.page(url)
+        return (yield from fetch(self.policy, request, read_page(self.policy.limits)))
 
     def download(self, query: Query) -> Flow[bytes]:
         """A non-JSON body in memory, checked to be of the requested type."""
         request = yield from self.data_request(query)
-        return (yield from fetch(self.policy, request, read_typed(query.format)))
+        consume = read_typed(query.format, self.policy.limits)
+        return (yield from fetch(self.policy, request, consume))
 
     def export(
-        self, query: Query, sink: Sink, progress: Callable[[int], None] | None = None
+        self,
+        query: Query,
+        sink: Sink,
+        progress: Callable[[int], None] | None = None,
+        max_bytes: int | None = None,
     ) -> Flow[int]:
-        """A non-JSON body streamed to ``sink``; the bytes written."""
+        """A non-JSON body streamed to ``sink`` (at most ``max_bytes``, else
+        ``Limits.export``); the bytes written."""
         request = yield from self.data_request(query, "export")
-        return (yield from fetch(self.policy, request, stream_typed(sink, query.format, progress)))
+        limits = self.policy.limits
+        consume = stream_typed(sink, query.format, progress, limits=limits, max_bytes=max_bytes)
+        return (yield from fetch(self.policy, request, consume))
 
 
 def _zone(timezone: str | dt.tzinfo | None) -> str | None:

@@ -35,6 +35,9 @@ __all__ = ["JOB_LIFETIME", "CostRow", "JobHistory", "PollPolicy", "cost_table"]
 
 #: Seconds a status URL stays valid after submission (vendor spec: "1 hour").
 JOB_LIFETIME = 3600.0
+#: Floor on the server's Retry-After as the base of the backoff: ``Retry-After: 0.001``
+#: would otherwise take 18 doublings to reach the cap (30 polls for an hour's job, not 20).
+MIN_RETRY_AFTER = 1.0
 
 
 @attrs.frozen
@@ -91,10 +94,11 @@ class PollPolicy:
         return cls(growth=1.5, cap=60.0, first_poll_fraction=0.8)
 
     def retry_after_or_default(self, retry_after: float | None) -> float:
-        """The server's Retry-After if usable (finite and > 0), else ``default_retry_after``."""
+        """The server's Retry-After if usable (finite and > 0), else ``default_retry_after``;
+        never below :data:`MIN_RETRY_AFTER` (the base of the backoff)."""
         if retry_after is None or not 0 < retry_after < math.inf:
             return self.default_retry_after
-        return retry_after
+        return max(retry_after, MIN_RETRY_AFTER)  # hook #14: Retry-After floor
 
     def delay(self, polls: int, *, retry_after: float | None, expected: float | None) -> float:
         """Seconds from the last answer (from the 202 if ``polls == 0``) to the next poll.

@@ -7,7 +7,6 @@ a caller meant; they answer with values or raise errors from the one tree.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
@@ -28,6 +27,7 @@ from ._errors import (
     UnexpectedResponse,
     UnsafeLink,
 )
+from ._links import canonical_host, check_link
 from ._models import Page, Report
 
 try:  # orjson is optional (the "fast" extra); it decodes pages several times faster.
@@ -179,7 +179,10 @@ def parse_page(body: bytes) -> Page:
 
 def origin_of(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of an absolute URL; raises :class:`ConfigurationError`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except (ValueError, TypeError) as exc:  # e.g. full-width characters (NFKC check)
+        raise ConfigurationError(f"not an absolute http(s) URL: {url!r}") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"not an absolute http(s) URL: {url!r}")
@@ -198,40 +201,12 @@ def is_loopback(host: str) -> bool:
 def require_same_origin(link: str, base_url: str, *, what: str) -> str:
     """Return ``link`` unchanged if it is on the origin of ``base_url``.
 
-    Raises :class:`UnsafeLink` otherwise, so no credential is sent to another origin. The link is
-    never re-encoded: it is the server's opaque continuation.
+    Raises :class:`UnsafeLink` otherwise (or when it is malformed in any way), so no
+    credential is sent to another origin. The link is never re-encoded: it is the server's
+    opaque continuation.
     """
-    # Fast path (every page of a pull): a link that extends a valid base URL past its
-    # authority has the base's scheme, host and port; anything else is parsed below.
-    n = len(base_url)
-    if link.startswith(base_url) and link[n : n + 1] in _PAST_AUTHORITY and _is_url(base_url):
-        return link
-    try:
-        if origin_of(link) == origin_of(base_url):
-            return link
-    except ConfigurationError:
-        pass
-    raise UnsafeLink(
-        f"{what} points to another origin than the service ({_origin_text(link)}); "
-        "not followed, no credentials sent"
-    )
-
-
-_PAST_AUTHORITY = ("/", "?", "#", "")
-
-
-@functools.lru_cache(maxsize=32)
-def _is_url(url: str) -> bool:
-    try:
-        origin_of(url)
-    except ConfigurationError:
-        return False
-    return True
-
-
-def _origin_text(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or '?'}" if parts.scheme else "a relative URL"
+    check_link(link, base_url, what=what)  # hook #14: the one link check (_links.py)
+    return link
 
 
 def guid_of(ref: str) -> str | None:
@@ -242,8 +217,8 @@ def guid_of(ref: str) -> str | None:
 def default_account(host: str, port: int, identity: str) -> str:
     """The budget account when the caller names none: the service and the company's
     e-mail domain (users of one company usually share it), or the key's fingerprint."""
-    who = identity.rsplit("@", 1)[-1] if "@" in identity else identity
-    return f"{host}:{port}/{who}"
+    who = identity.rsplit("@", 1)[-1].lower() if "@" in identity else identity
+    return f"{canonical_host(host)}:{port}/{who}"  # hook #14: one name per host
 
 
 def _guid(text: str) -> str | None:
@@ -272,55 +247,6 @@ def resolve_report(ref: str, reports: Iterable[Report]) -> Report:
     if len(by_title) > 1:
         raise ConfigurationError(f"{len(by_title)} reports are titled {ref!r}; use the GUID")
     raise NotFound(f"no report matches {ref!r}", status=404)
-
-
-_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
-
-
-def check_link(url: str, base_url: str, *, what: str) -> str:
-    """The one check of every URL a request goes to (from the server, a token, a checkpoint
-    or the caller); returns ``url`` unchanged or raises :class:`UnsafeLink`, before any spend.
-
-    Refused: another origin than the service (credentials go nowhere else), user information
-    (aiohttp would turn it into a second credential, or fail), blanks or control characters,
-    a malformed URL or port.
-    """
-    n = len(base_url)
-    if (
-        url.startswith(base_url)
-        and url[n : n + 1] in _PAST_AUTHORITY
-        and _BLANK_OR_CONTROL.search(url) is None
-        and _base_ok(base_url)
-    ):
-        return url  # the fast path of every page: the base's authority, checked once
-    return _check_link(url, base_url, what=what)
-
-
-@functools.lru_cache(maxsize=32)
-def _base_ok(base_url: str) -> bool:
-    try:
-        _check_link(base_url, base_url, what="the service URL")
-    except UnsafeLink:
-        return False
-    return True
-
-
-def _check_link(url: str, base_url: str, *, what: str) -> str:
-    require_same_origin(url, base_url, what=what)
-    if _BLANK_OR_CONTROL.search(url):
-        raise UnsafeLink(f"{what}: the URL contains blanks or control characters; not followed")
-    try:
-        target = URL(url, encoded=True)
-        port = target.port
-    except (ValueError, TypeError) as exc:
-        raise UnsafeLink(f"{what}: the URL is malformed; not followed") from exc
-    if port is None:
-        raise UnsafeLink(f"{what}: the URL has no usable port; not followed")
-    # "@" anywhere in the authority is user information, even where yarl would not parse it.
-    authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    if target.user is not None or target.password is not None or "@" in authority:
-        raise UnsafeLink(f"{what}: the URL carries user information; not followed")
-    return url
 
 
 def redirect_target(current: str, location: str, *, what: str) -> str:

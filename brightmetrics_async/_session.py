@@ -39,6 +39,7 @@ from ._http import Timeouts, Transport
 from ._jobs import Job, JobContext
 from ._journal import Journal
 from ._json_array import ArrayWriter, dump_array
+from ._limits import Limits, check_max_bytes, export_meter
 from ._models import BudgetSnapshot, FilterSchema, Report
 from ._ops import Ops
 from ._pager import PageIterator, RowIterator
@@ -48,6 +49,7 @@ from ._pull_items import PullEvent, PullItem
 from ._request import Query, Request, Requests
 from ._retry import RetryPolicy
 from ._submit import resume_job, submit_job
+from ._validate import check_export_target, check_page_args, check_pull_args, check_session_args
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -80,7 +82,10 @@ class Session:
     ``aiohttp.ClientSession`` (not closed by this object; note that aiohttp may silently
     resend a request once on a dropped pooled connection, a request the budget cannot see -
     sessions created here switch that off). ``format_via="query"`` sends ``$format`` instead
-    of ``Accept``.
+    of ``Accept``. ``limits`` bounds the decoded size of each body read into memory
+    (:class:`Limits`; defaults: page 64 MB, metadata 8 MB, status and error bodies 64 KB).
+    ``use_reserve=True`` makes this an interactive session: its requests may spend the
+    budget's ``reserve`` tokens, which other sessions leave alone.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -100,6 +105,8 @@ class Session:
         poll_policy: PollPolicy | None = None,
         format_via: Literal["header", "query"] = "header",
         check_filters: bool = True,
+        limits: Limits | None = None,
+        use_reserve: bool = False,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -109,6 +116,7 @@ class Session:
             )
         base = (base_url or os.environ.get("BRIGHTMETRICS_URL") or DEFAULT_BASE_URL).rstrip("/")
         _, host, port = origin_of(base)
+        check_session_args(limits=limits, use_reserve=use_reserve)
         if format_via not in ("header", "query"):
             raise ConfigurationError("format_via must be 'header' or 'query'")
         scheme, _, _ = origin_of(base)
@@ -132,9 +140,10 @@ class Session:
             account=self.account,
             clock=self.clock,
             max_wait=max_wait,
+            use_reserve=use_reserve,
         )
         self._requests = Requests(base, format_via=format_via)
-        policy = Policy(base, retry or RetryPolicy(), self._driver.max_wait)
+        policy = Policy(base, retry or RetryPolicy(), self._driver.max_wait, limits or Limits())
         self._ops = Ops(policy, self._requests, check_filters=check_filters)
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
@@ -257,8 +266,10 @@ class Session:
 
         ``start`` continues from a checkpoint (a next link saved from ``PageIterator.checkpoint``)
         without re-reading earlier pages. ``typed=True`` converts DateTimeOffset and numeric
-        columns using the root ``$metadata``.
+        columns using the root ``$metadata``. Raises ``TypeError`` at the call for a ``start``
+        that is not a str, a ``typed`` that is not a bool or a ``check`` not None or a bool.
         """
+        check_page_args(start=start, typed=typed, check=check)
         q = self.query(report, filter=filter, timezone=timezone, check=check)
         if start is not None:
             check_link(start, self.base_url, what="checkpoint")
@@ -310,6 +321,7 @@ class Session:
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        max_bytes: int | None = None,
     ) -> Path:
         """Stream the report to ``path`` atomically: complete, or absent.
 
@@ -317,26 +329,30 @@ class Session:
         complete and of the requested type; a truncated body, an HTML error page or a wrong
         type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
         The format is ``format``, else the one ``path``'s suffix names (``.xlsx``), else CSV;
-        a suffix contradicting ``format`` is a :class:`ConfigurationError` before any request.
+        a suffix contradicting ``format`` is a :class:`ConfigurationError` before any request,
+        and so is a directory as ``path``. ``max_bytes`` bounds the size of the export (default
+        ``Limits.export``, none); past it :class:`UnexpectedResponse` and no file.
         Returns the final path.
         """
+        target, max_bytes = check_export_target(path), check_max_bytes(max_bytes)
         if isinstance(report, Query):  # the suffix must agree with the query's own format
             q = attrs.evolve(report, format=format_for_path(path, report.format))
         else:  # the suffix names the format; a contradiction is refused before any request
             fmt = format_for_path(path, format)
             q = self.query(report, filter=filter, timezone=timezone, format=fmt, check=check)
-        target = Path(path)
         if q.format is Format.JSON:
+            meter = export_meter(max_bytes, self._ops.policy.limits, what="json export")
             with AtomicFile(target) as out:
                 writer = ArrayWriter(out)
                 writer.start()
                 async with self.pages(q) as pages:
                     async for page in pages:
                         writer.write(page.rows)
+                        meter.add(out.bytes_written - meter.total)
                 writer.finish()
                 return out.commit()
         with AtomicFile(target) as out:
-            await self._driver.run(self._ops.export(q, out, progress))
+            await self._driver.run(self._ops.export(q, out, progress, max_bytes))
             return out.commit()
 
     # -- asynchronous exports ------------------------------------------------------------
@@ -409,8 +425,11 @@ class Session:
         does not cancel its siblings. ``on_event`` receives :class:`PullEvent` progress.
         With a :class:`Journal` the pull resumes after a crash: items already written are
         skipped, submitted jobs are resumed instead of submitted again, and JSON pulls to a
-        file continue from their last page checkpoint.
+        file continue from their last page checkpoint. Raises ``TypeError`` at the call for
+        ``items`` that are not a list or tuple, or a ``concurrency`` that is not an int
+        (:class:`ConfigurationError` below 1).
         """
+        concurrency = check_pull_args(items, concurrency)
         normal = [i if isinstance(i, PullItem) else PullItem(i) for i in items]
         return Pull(self, normal, concurrency=concurrency, on_event=on_event, journal=journal)
 

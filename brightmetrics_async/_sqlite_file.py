@@ -6,10 +6,16 @@ sharing the file queue instead of failing. sqlite3 calls block, so they run in a
 one at a time per object (one connection, never used by two threads at once). The schema is
 versioned with ``PRAGMA user_version``: an older file is upgraded, a newer one refused.
 sqlite3 errors become :class:`TransportError`.
+
+Before each transaction the path is checked to still name the file that was opened (same
+device and inode): a file deleted or replaced while in use would leave this process writing
+to a ghost that no other process sees, so the object refuses to go on (``replaced_error``)
+instead of silently starting afresh. :meth:`SQLiteFile.close` and a new use open the new file.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -18,7 +24,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 
-from ._errors import ConfigurationError, TransportError
+from ._errors import BrightmetricsError, ConfigurationError, TransportError
 
 __all__ = ["SQLiteFile", "transaction"]
 
@@ -29,7 +35,14 @@ class SQLiteFile:
     """A lazily opened SQLite file; ``what`` names it in error messages ("budget file", ...)."""
 
     def __init__(
-        self, path: Path, *, what: str, schema: str, version: int, busy_timeout: float
+        self,
+        path: Path,
+        *,
+        what: str,
+        schema: str,
+        version: int,
+        busy_timeout: float,
+        replaced_error: Callable[[str], BrightmetricsError] | None = None,
     ) -> None:
         self.path = path
         self._what = what
@@ -37,6 +50,9 @@ class SQLiteFile:
         self._version = version
         self._busy_timeout = busy_timeout
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+        self._opened = path  # made absolute when opened: a later chdir must not matter
+        self._replaced_error = replaced_error or (lambda message: TransportError(message))
         self._lock = threading.Lock()
 
     async def run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -48,7 +64,9 @@ class SQLiteFile:
         def call() -> _T:
             with self._lock:
                 try:
-                    return func(self._connection())
+                    conn = self._connection()
+                    self._check_identity()  # hook #14: a deleted or replaced file is refused
+                    return func(conn)
                 except sqlite3.Error as exc:
                     raise TransportError(f"{self._what} {str(self.path)!r} failed: {exc}") from exc
 
@@ -62,13 +80,30 @@ class SQLiteFile:
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
+                    self._identity = None
 
         await anyio.to_thread.run_sync(close)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = self._open()
+            try:
+                self._opened = self.path.absolute()
+                self._identity = _identity(self._opened)
+            except OSError:
+                self._identity = None
         return self._conn
+
+    def _check_identity(self) -> None:
+        try:
+            now = _identity(self._opened)
+        except OSError:
+            now = None
+        if now is None or now != self._identity:
+            raise self._replaced_error(
+                f"{self._what} {str(self.path)!r} was deleted or replaced while in use; "
+                "refusing to go on with the old file (close and reopen to start on the new one)"
+            )
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -100,6 +135,11 @@ class SQLiteFile:
             conn.close()
             raise
         return conn
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 class transaction:  # noqa: N801 - used like a function: `with transaction(conn):`

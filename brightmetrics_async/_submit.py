@@ -9,7 +9,6 @@ from ._formats import Format, parse_format
 from ._job_flow import submit
 from ._jobs import Job
 from ._polling import Accepted
-from ._protocol import check_link
 from ._tokens import decode_token, resume_poller
 
 if TYPE_CHECKING:
@@ -54,11 +53,13 @@ async def submit_job(
 def resume_job(ctx: JobContext, token: str) -> Job:
     """Rebuild a job from :meth:`Job.token`, with no request.
 
-    Raises :class:`InvalidToken` for a malformed, unknown-version or expired token, and
-    :class:`UnsafeLink` for a status URL on another origin than the session's service.
+    Raises :class:`InvalidToken` for a malformed, unknown-version, expired or future-dated
+    token, and :class:`InvalidTokenLink` (an :class:`UnsafeLink` too) for a status URL off
+    the service's origin and status path.
     """
-    data = decode_token(token, now=ctx.driver.clock.time())
-    check_link(data.status_url, ctx.policy.base_url, what="the token's status URL")
+    # The token is checked, not trusted (its deadline, its times, its status URL: the one
+    # link check, and the service's status path).
+    data = decode_token(token, now=ctx.driver.clock.time(), base_url=ctx.policy.base_url)
     poller = resume_poller(data, policy=ctx.poll_policy, history=ctx.history)
     return Job(
         ctx,

@@ -10,8 +10,11 @@ CVE-2026-21226); parsing JSON does not.
 
 Decoding is strict: malformed JSON, an unknown version, a missing or wrongly typed
 field, or a job past its expiry all raise :class:`InvalidToken` locally, before any
-request is spent. Unknown extra keys are ignored, so a later minor version can add
-optional fields without breaking older readers.
+request is spent. A token is checked, not trusted: the job's deadline is
+``submitted_at`` + 1 hour whatever ``expires_at`` says, a ``submitted_at``
+more than :data:`MAX_SKEW` seconds in the future is refused, and so is a status URL off
+the service's origin and status path (:class:`InvalidTokenLink`). Unknown extra keys are
+ignored, so a later minor version can add optional fields without breaking older readers.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ from typing import Any
 
 import attrs
 
-from ._errors import ConfigurationError, InvalidToken
-from ._poll_policy import JobHistory, PollPolicy
+from ._errors import ConfigurationError, InvalidToken, InvalidTokenLink, UnsafeLink
+from ._links import checked_url
+from ._poll_policy import JOB_LIFETIME, JobHistory, PollPolicy
 from ._polling import JobPoller
 from ._protocol import origin_of
 
 __all__ = [
+    "MAX_SKEW",
     "TOKEN_VERSION",
+    "check_status_url",
     "JobToken",
     "decode_token",
     "encode_token",
@@ -42,6 +48,8 @@ TOKEN_VERSION = 1
 _MAX_TOKEN_LENGTH = 16 * 1024
 # Far more than an hour of polling can spend; bounds what a forged token can claim.
 _MAX_POLLS = 1_000_000
+#: Seconds a token's times may lie in the future (clocks of two machines disagree a little).
+MAX_SKEW = 60.0
 
 
 @attrs.frozen(kw_only=True)
@@ -75,7 +83,7 @@ class JobToken:
         try:
             origin_of(self.status_url)
         except ConfigurationError:
-            raise InvalidToken("resume token: the status URL is not an http(s) URL") from None
+            raise InvalidTokenLink("resume token: the status URL is not an http(s) URL") from None
         times = [self.submitted_at, self.expires_at]
         times += [t for t in (self.retry_after, self.last_poll_at) if t is not None]
         if not all(math.isfinite(t) for t in times):
@@ -105,11 +113,15 @@ def encode_token(token: JobToken) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def decode_token(text: str, *, now: float) -> JobToken:
+def decode_token(text: str, *, now: float, base_url: str | None = None) -> JobToken:
     """Parse a token made by :func:`encode_token`, refusing it if expired at ``now``.
 
+    ``expires_at`` is cut to ``submitted_at`` + 1 hour. With ``base_url``, the status URL
+    must lie on the service's status path (:func:`check_status_url`).
+
     Raises :class:`InvalidToken` for anything but a well-formed version-1 token of a
-    job whose status URL is still valid (``now < expires_at``).
+    job whose status URL is still valid (``now < expires_at``), submitted no later than
+    ``now`` + :data:`MAX_SKEW`; :class:`InvalidTokenLink` for a status URL elsewhere.
     """
     if not isinstance(text, str) or len(text) > _MAX_TOKEN_LENGTH:
         raise InvalidToken("resume token: not a string of a sensible length")
@@ -136,9 +148,46 @@ def decode_token(text: str, *, now: float) -> JobToken:
         history_key=_field(document, "history_key", str, optional=True),
         last_poll_at=_number(document, "last_poll_at", optional=True),
     )
+    return checked_token(token, now=now, base_url=base_url)
+
+
+def checked_token(token: JobToken, *, now: float, base_url: str | None = None) -> JobToken:
+    """``token`` with its deadline cut to ``submitted_at`` + 1 hour, after the checks of
+    :func:`decode_token` (times in the future, expiry, the status URL).
+
+    Raises :class:`InvalidToken` / :class:`InvalidTokenLink`.
+    """
+    if token.submitted_at > now + MAX_SKEW:
+        raise InvalidToken("resume token: submitted in the future (edited, or a skewed clock)")
+    # A last poll in the future only delays the next poll past the deadline: JobExpired,
+    # no request. It is not refused.
+    deadline = token.submitted_at + JOB_LIFETIME
+    if token.expires_at > deadline:  # the service keeps a status URL for one hour, no more
+        token = attrs.evolve(token, expires_at=deadline)
     if not now < token.expires_at:
         raise InvalidToken("resume token: the job's status URL has expired")
+    if base_url is not None:
+        check_status_url(token.status_url, base_url, what="the resume token's status URL")
     return token
+
+
+def check_status_url(url: str, base_url: str, *, what: str) -> None:
+    """Refuse a stored status URL that is not ``<base_url>/status/<something>``.
+
+    Raises :class:`InvalidTokenLink` (an :class:`InvalidToken` and an :class:`UnsafeLink`)
+    for another origin, a path outside the status path, dot segments, or a malformed URL.
+    """
+    try:
+        target = checked_url(url, base_url, what=what)
+    except UnsafeLink as exc:
+        raise InvalidTokenLink(exc.message) from None
+    prefix = base_url.split("://", 1)[-1].partition("/")[2].rstrip("/")
+    prefix = "/" + prefix + "/status/" if prefix else "/status/"
+    raw, decoded = target.raw_path, target.path
+    segments = set(raw.split("/")) | set(decoded.split("/"))
+    dots = {".", ".."} & segments or "%2e" in raw.lower()
+    if dots or not (raw.startswith(prefix) and decoded.startswith(prefix)) or raw == prefix:
+        raise InvalidTokenLink(f"{what} is not on the service's status path; not followed")
 
 
 def token_for(poller: JobPoller, *, report: str, format: str) -> JobToken:  # noqa: A002

@@ -63,7 +63,7 @@ def test_202_503_202_200_counts_every_poll_and_honours_each_retry_after() -> Non
     policy, poller, t0 = accepted()
     answers = [sample("poll_202"), sample("poll_503"), sample("poll_202"), sample("poll_200_csv")]
     driver, log = replay(answers, now=t0)
-    body = driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+    body = driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result(policy.limits)))
     assert body.startswith(b"Call_Date_Time,Call_Type")
     assert poller.polls == len(log) == 4
     times = [t for t, _ in log]
@@ -77,11 +77,11 @@ def test_after_a_failed_wait_the_next_wait_still_honours_the_failed_polls_answer
     policy, poller, t0 = accepted(bm.RetryPolicy.never())
     driver, log = replay([sample("poll_503")], now=t0)
     with pytest.raises(bm.ApiError):
-        driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+        driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result(policy.limits)))
     failed_at = log[0][0]
     assert poller.polls == 1
     again, log2 = replay([sample("poll_200_csv")], now=failed_at)
-    again.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+    again.run(wait(policy, REQUESTS, poller, Format.CSV, read_result(policy.limits)))
     assert log2[0][0] - failed_at >= 30
     assert poller.polls == 2
 
@@ -89,7 +89,7 @@ def test_after_a_failed_wait_the_next_wait_still_honours_the_failed_polls_answer
 def test_a_reset_poll_is_a_poll() -> None:
     policy, poller, t0 = accepted()
     driver, log = replay([bm.TransportError("reset"), sample("poll_200_csv")], now=t0)
-    driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+    driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result(policy.limits)))
     assert poller.polls == len(log) == 2
 
 
@@ -97,7 +97,7 @@ def test_a_refused_connection_is_not_a_poll_but_is_backed_off() -> None:
     policy, poller, t0 = accepted()
     refused = bm.TransportError("refused", before_send=True)
     driver, log = replay([refused, sample("poll_200_csv")], now=t0)
-    driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+    driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result(policy.limits)))
     assert poller.polls == 1
     assert log[1][0] > log[0][0]
 
@@ -189,5 +189,5 @@ def test_a_poll_redirected_to_another_origin_is_a_poll_and_fails() -> None:
     moved = Answer(302, {"Location": "https://evil.example.com/status/1"})
     driver, log = replay([moved], now=t0)
     with pytest.raises(bm.UnsafeLink):
-        driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result))
+        driver.run(wait(policy, REQUESTS, poller, Format.CSV, read_result(policy.limits)))
     assert poller.polls == len(log) == 1

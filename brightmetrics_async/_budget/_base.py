@@ -32,7 +32,7 @@ from .._clock import Clock, SystemClock
 from .._errors import BudgetExhausted, ConfigurationError
 from .._models import BudgetSnapshot
 from . import _ledger
-from ._ledger import Decision, StoreState, checked_time, from_us, to_us
+from ._ledger import Decision, StoreState, check_decision, checked_time, from_us, to_us
 
 __all__ = ["DEFAULT", "Budget", "Default"]
 
@@ -162,21 +162,30 @@ class Budget(abc.ABC):
                 waiting. ``next_free_at`` says when one will.
             ConfigurationError: empty account or negative ``max_wait``.
             TransportError: the backing store failed.
+            BudgetStoreError: the store holds corrupt or future-dated values, or its file
+                was deleted or replaced; nothing is reset.
         """
         _check_account(account)
         bound = self._max_wait if max_wait is DEFAULT else _check_max_wait(max_wait)
         cap = self._limit if interactive else self._limit - self._reserve
         deadline_us: int | None = None
+        slept = 0.0
         while True:
-            decision = await self._attempt(account, cap)
+            # A store that answers nonsense (corrupt values) is refused, never looped on.
+            decision = check_decision(await self._attempt(account, cap), store=self.store_name)
             if decision.granted:
                 return from_us(decision.now_us)
             if deadline_us is None:
                 deadline_us = -1 if bound is None else decision.now_us + to_us(bound)
-            if deadline_us >= 0 and decision.next_free_us > deadline_us:
+            wait = from_us(max(decision.next_free_us - decision.now_us, 1))
+            # Bounded in the store's time AND in the time slept here, whatever the store says.
+            if deadline_us >= 0 and (
+                decision.next_free_us > deadline_us or (bound is not None and slept + wait > bound)
+            ):
                 raise self._exhausted(account, decision, cap)
             # At least 1 µs, so a store whose clock has not moved cannot make this spin.
-            await self._wait(from_us(max(decision.next_free_us - decision.now_us, 1)))
+            await self._wait(wait)
+            slept += wait
 
     async def _wait(self, seconds: float) -> None:
         # reset() on this object cancels the scope: the waiter retries at once instead of
@@ -276,6 +285,11 @@ class Budget(abc.ABC):
     @abc.abstractmethod
     async def _block(self, account: str, until_us: int) -> None:
         """Set the account's block to ``max(existing, until_us)``."""
+
+    @property
+    def store_name(self) -> str:
+        """What names this store in errors (a path, a redacted URL; never a secret)."""
+        return type(self).__name__
 
     def _repr_fields(self) -> str:
         return f"limit={self._limit}, period={self._period!r}"

@@ -29,15 +29,20 @@ and spin; integers make "comes back exactly ``period`` later" exact in every sto
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
-from .._errors import ConfigurationError
+from .._errors import BudgetStoreError, ConfigurationError
 from .._models import BudgetSnapshot
 
 __all__ = [
+    "FUTURE_SKEW_US",
     "MAX_SECONDS",
+    "MAX_US",
+    "check_decision",
+    "check_live",
+    "check_time_us",
     "Decision",
     "StoreState",
     "checked_time",
@@ -164,3 +169,67 @@ class StoreState:
     now_us: int
     live: tuple[int, ...]
     blocked_until_us: int | None
+
+
+# -- corruption checks (stores are files and keys anyone on the machine may edit) ----------
+
+#: Largest time accepted from a store, in microseconds.
+MAX_US = to_us(MAX_SECONDS)
+#: How far ahead of the reader's clock a spent entry may lie (clocks of two processes or
+#: machines disagree a little). Anything later is corruption or a badly skewed clock: it is
+#: neither counted nor pruned, the store is refused.
+FUTURE_SKEW_US = 300 * US_PER_SECOND
+
+
+def _bad(store: str, what: str) -> BudgetStoreError:
+    return BudgetStoreError(
+        f"budget store {store}: {what}; refusing to use it (nothing was reset: fix or delete "
+        "the entries, or reset the account explicitly)",
+        store=store,
+    )
+
+
+def check_time_us(value: object, *, store: str, what: str) -> int:
+    """``value`` if it is an integer number of microseconds in ``[0, MAX_US]``.
+
+    Raises :class:`BudgetStoreError` for text, REAL values (infinities included), bools and
+    out-of-range integers.
+    """
+    if type(value) is not int or not 0 <= value <= MAX_US:
+        raise _bad(store, f"{what} holds {_shown(value)}, not a time in microseconds")
+    return value
+
+
+def check_live(values: Iterable[object], *, now_us: int, store: str) -> tuple[int, ...]:
+    """The spent timestamps of a store, ascending, after the corruption checks.
+
+    Raises :class:`BudgetStoreError` for a malformed value or one more than
+    :data:`FUTURE_SKEW_US` after ``now_us``.
+    """
+    live = sorted(check_time_us(v, store=store, what="a spent entry") for v in values)
+    if live and live[-1] > now_us + FUTURE_SKEW_US:
+        ahead = (live[-1] - now_us) / US_PER_SECOND
+        raise _bad(
+            store,
+            f"a spent entry lies {ahead:.0f} s in the future (a process with a clock ahead, or "
+            "an edit)",
+        )
+    return tuple(live)
+
+
+def check_decision(decision: Decision, *, store: str) -> Decision:
+    """``decision`` if consistent: times in range, a refusal frees up strictly later.
+
+    Raises :class:`BudgetStoreError` otherwise (a store that would make a waiter spin).
+    """
+    check_time_us(decision.now_us, store=store, what="the store's time")
+    if not decision.granted:
+        free = decision.next_free_us
+        if type(free) is not int or not decision.now_us < free <= 2 * MAX_US:
+            raise _bad(store, "a refusal with no sensible time for the next free token")
+    return decision
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -30,9 +30,17 @@ from collections.abc import Awaitable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._clock import Clock
-from .._errors import ConfigurationError, RequestTimeout, TransportError
+from .._errors import BudgetStoreError, ConfigurationError, RequestTimeout, TransportError
 from ._base import Budget
-from ._ledger import Decision, StoreState, to_us
+from ._ledger import (
+    FUTURE_SKEW_US,
+    MAX_US,
+    Decision,
+    StoreState,
+    check_live,
+    check_time_us,
+    to_us,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -53,16 +61,34 @@ end
 local function fmt(n) return string.format('%d', n) end
 """
 
-# KEYS: log, block. ARGV: now|'', period µs, cap, unique id.
-# Returns {granted 0|1, now, spent, next_free, blocked_until|''}.
+# KEYS: log, block. ARGV: now|'', period µs, cap, unique id, max µs, future skew µs.
+# Returns {granted 0|1, now, spent, next_free, blocked_until|''}, or {-1, now, reason} when
+# a value is corrupt (checked before anything is pruned or spent: nothing changes then).
 _ACQUIRE = (
     _NOW
     + """
 local period = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
+local maxus = tonumber(ARGV[5])
+local skew = tonumber(ARGV[6])
+local block = 0
+local raw = redis.call('GET', KEYS[2])
+if raw then
+  block = tonumber(raw)
+  if block == nil or block ~= block or block < 0 or block > maxus
+     or block ~= math.floor(block) then
+    return {-1, fmt(now), 'the block key holds a value that is not a time'}
+  end
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then
+  local newest = tonumber(last[2])
+  if newest == nil or newest ~= newest or newest > now + skew then
+    return {-1, fmt(now), 'a spent entry lies in the future or is not a time'}
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now - period))
 local n = redis.call('ZCARD', KEYS[1])
-local block = tonumber(redis.call('GET', KEYS[2]) or '0')
 local blocked = block > now
 if n < cap and not blocked then
   redis.call('ZADD', KEYS[1], fmt(now), fmt(now) .. '-' .. ARGV[4])
@@ -100,6 +126,7 @@ _BLOCK = (
     + """
 local target = tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current == nil or current ~= current then return 0 end
 if target > current and target > now then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', fmt(math.floor((target - now) / 1000) + 60000))
 end
@@ -176,6 +203,11 @@ class RedisBudget(Budget):
         """The Redis URL with its password redacted."""
         return redact_url(self._url)
 
+    @property
+    def store_name(self) -> str:
+        """The redacted URL and key prefix (errors name them)."""
+        return f"redis {self.url} keys {self._key_prefix}*"
+
     def __repr__(self) -> str:
         return (
             f"RedisBudget(url={self.url!r}, key_prefix={self._key_prefix!r}, {self._repr_fields()})"
@@ -222,12 +254,27 @@ class RedisBudget(Budget):
             return await result
 
     async def _attempt(self, account: str, cap: int) -> Decision:
-        granted, now, spent, free, block = await self._call(
+        answer = await self._call(
             "acquire",
             _ACQUIRE,
             self._keys(account),
-            [self._now_arg(), str(self._period_us), str(cap), uuid.uuid4().hex],
+            [
+                self._now_arg(),
+                str(self._period_us),
+                str(cap),
+                uuid.uuid4().hex,
+                str(MAX_US),
+                str(FUTURE_SKEW_US),
+            ],
         )
+        if answer[0] == -1:
+            reason = answer[2].decode() if isinstance(answer[2], bytes) else str(answer[2])
+            raise BudgetStoreError(
+                f"budget store {self.store_name}: account {account!r}: {reason}; refusing to "
+                "use it (nothing was reset: fix or delete the keys, or reset the account)",
+                store=self.store_name,
+            )
+        granted, now, spent, free, block = answer
         return Decision(
             granted=bool(granted),
             now_us=int(now),
@@ -240,9 +287,14 @@ class RedisBudget(Budget):
         now, block, *members = await self._call(
             "read", _READ, self._keys(account), [self._now_arg(), str(self._period_us)]
         )
+        store = self.store_name
         # Members are "<µs>-<uuid>": the exact integer, where a score would be a double.
-        live = tuple(int(member.split(b"-", 1)[0]) for member in members)
-        return StoreState(int(now), live, int(block) if block else None)
+        now_us = check_time_us(_int(now), store=store, what="the server time")
+        values = check_live(
+            (_int(m.split(b"-", 1)[0]) for m in members), now_us=now_us, store=store
+        )
+        until = check_time_us(_int(block), store=store, what="the block key") if block else None
+        return StoreState(now_us, values, until)
 
     async def _reset(self, account: str) -> None:
         with self._translate_errors():
@@ -250,7 +302,15 @@ class RedisBudget(Budget):
             await self._redis().delete(*self._keys(account))
 
     async def _block(self, account: str, until_us: int) -> None:
-        await self._call("block", _BLOCK, self._keys(account)[1:], [self._now_arg(), str(until_us)])
+        done = await self._call(
+            "block", _BLOCK, self._keys(account)[1:], [self._now_arg(), str(until_us)]
+        )
+        if done == 0:
+            raise BudgetStoreError(
+                f"budget store {self.store_name}: account {account!r}: the block key holds a "
+                "value that is not a time; refusing to use it (nothing was reset)",
+                store=self.store_name,
+            )
 
     async def aclose(self) -> None:
         """Close the connection pool (the budget reconnects if used again)."""
@@ -258,3 +318,15 @@ class RedisBudget(Budget):
         self._scripts = {}
         if client is not None:
             await client.aclose()
+
+
+def _int(value: object) -> object:
+    """``value`` (bytes or int from Redis) as an int, or unchanged when it is not one, for
+    the corruption checks to name."""
+    if isinstance(value, int):
+        return value
+    try:
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        return int(text)
+    except (ValueError, UnicodeDecodeError):
+        return value

@@ -35,10 +35,10 @@ from typing import TypeVar
 import platformdirs
 
 from .._clock import Clock
-from .._errors import ConfigurationError
+from .._errors import BudgetStoreError, ConfigurationError
 from .._sqlite_file import SQLiteFile, transaction
 from ._base import Budget
-from ._ledger import Decision, StoreState, decide, to_us
+from ._ledger import Decision, StoreState, check_live, check_time_us, decide, to_us
 
 __all__ = ["SQLiteBudget", "default_budget_path"]
 
@@ -101,6 +101,7 @@ class SQLiteBudget(Budget):
             schema=_SCHEMA,
             version=SCHEMA_VERSION,
             busy_timeout=float(busy_timeout),
+            replaced_error=lambda message: BudgetStoreError(message, store=str(self._path)),
         )
 
     @property
@@ -108,12 +109,18 @@ class SQLiteBudget(Budget):
         """The SQLite file."""
         return self._path
 
+    @property
+    def store_name(self) -> str:
+        """The file's path (errors name it)."""
+        return str(self._path)
+
     def __repr__(self) -> str:
         return f"SQLiteBudget(path={str(self._path)!r}, {self._repr_fields()})"
 
     async def _attempt(self, account: str, cap: int) -> Decision:
         period_us = self._period_us
         clock = self._clock
+        store = self.store_name
 
         def attempt(conn: sqlite3.Connection) -> Decision:
             with transaction(conn):
@@ -121,13 +128,13 @@ class SQLiteBudget(Budget):
                 # of all processes are inserted in order and none is backdated by
                 # the time spent queueing for the lock.
                 now_us = to_us(clock.time())
-                live = _prune_and_read(conn, account, now_us, period_us)
+                live = _prune_and_read(conn, account, now_us, period_us, store)
                 decision = decide(
                     live,
                     now_us=now_us,
                     period_us=period_us,
                     cap=cap,
-                    blocked_until_us=_read_block(conn, account, now_us),
+                    blocked_until_us=_read_block(conn, account, now_us, store),
                 )
                 if decision.granted:
                     conn.execute(
@@ -140,19 +147,21 @@ class SQLiteBudget(Budget):
     async def _read(self, account: str) -> StoreState:
         period_us = self._period_us
         clock = self._clock
+        store = self.store_name
 
         def read(conn: sqlite3.Connection) -> StoreState:
             with transaction(conn, "BEGIN"):
                 now_us = to_us(clock.time())
-                rows = conn.execute(
-                    "SELECT at_us FROM spent WHERE account = ? AND at_us > ? ORDER BY at_us",
-                    (account, now_us - period_us),
-                )
-                live = tuple(row[0] for row in rows)
+                # Every row of the account, so a text or REAL value cannot hide from the
+                # checks behind SQLite's cross-type comparisons.
+                rows = conn.execute("SELECT at_us FROM spent WHERE account = ?", (account,))
+                values = check_live((row[0] for row in rows), now_us=now_us, store=store)
+                live = tuple(t for t in values if t > now_us - period_us)
                 row = conn.execute(
                     "SELECT until_us FROM blocks WHERE account = ?", (account,)
                 ).fetchone()
-            return StoreState(now_us, live, None if row is None else row[0])
+            block = None if row is None else check_time_us(row[0], store=store, what="a block")
+            return StoreState(now_us, live, block)
 
         return await self._file.run(read)
 
@@ -183,16 +192,24 @@ class SQLiteBudget(Budget):
 
 
 def _prune_and_read(
-    conn: sqlite3.Connection, account: str, now_us: int, period_us: int
-) -> list[int]:
-    conn.execute(
-        "DELETE FROM spent WHERE account = ? AND at_us <= ?", (account, now_us - period_us)
-    )
-    rows = conn.execute("SELECT at_us FROM spent WHERE account = ? ORDER BY at_us", (account,))
-    return [row[0] for row in rows]
+    conn: sqlite3.Connection, account: str, now_us: int, period_us: int, store: str
+) -> tuple[int, ...]:
+    # Checked before pruning (the caller's transaction rolls back on BudgetStoreError): a
+    # corrupt or future-dated entry is refused, and never used to decide what to delete.
+    rows = conn.execute("SELECT at_us FROM spent WHERE account = ?", (account,))
+    values = check_live((row[0] for row in rows), now_us=now_us, store=store)
+    cutoff = now_us - period_us
+    if values and values[0] <= cutoff:
+        conn.execute("DELETE FROM spent WHERE account = ? AND at_us <= ?", (account, cutoff))
+    return tuple(t for t in values if t > cutoff)
 
 
-def _read_block(conn: sqlite3.Connection, account: str, now_us: int) -> int | None:
-    conn.execute("DELETE FROM blocks WHERE account = ? AND until_us <= ?", (account, now_us))
+def _read_block(conn: sqlite3.Connection, account: str, now_us: int, store: str) -> int | None:
     row = conn.execute("SELECT until_us FROM blocks WHERE account = ?", (account,)).fetchone()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None
+    until = check_time_us(row[0], store=store, what="a block")
+    if until <= now_us:
+        conn.execute("DELETE FROM blocks WHERE account = ? AND until_us <= ?", (account, now_us))
+        return None
+    return until
