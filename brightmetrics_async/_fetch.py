@@ -63,6 +63,7 @@ __all__ = [
     "Stream",
     "fetch",
     "rate_limit",
+    "read_error",
     "send_following_redirects",
 ]
 
@@ -255,7 +256,7 @@ def raise_for_status(policy: Policy, head: Head) -> Flow[None]:
     """Raise the error of ``head``'s status (its body read up to ``Limits.error``, the rest
     dropped); 429 blocks."""
     try:
-        body: bytes = yield Read(policy.limits.error, truncate=True, name="Limits.error")
+        body = yield from read_error(policy.limits)
     except TransportError:
         body = b""
     what = head.request.what
@@ -266,6 +267,12 @@ def raise_for_status(policy: Policy, head: Head) -> Flow[None]:
     if head.status == 429:
         yield from rate_limit(policy, head, error, retry_after)
     raise error
+
+
+def read_error(limits: Limits) -> Flow[bytes]:
+    """The part of an error body that explains it: up to ``Limits.error``, the rest dropped."""
+    body: bytes = yield Read(limits.error, truncate=True, name="Limits.error")
+    return body
 
 
 def rate_limit(

@@ -21,7 +21,18 @@ from ._errors import (
     TransportError,
     UnexpectedResponse,
 )
-from ._fetch import Consume, Flow, Head, Now, Policy, Sink, Sleep, fetch, rate_limit
+from ._fetch import (
+    Consume,
+    Flow,
+    Head,
+    Now,
+    Policy,
+    Sink,
+    Sleep,
+    fetch,
+    rate_limit,
+    read_error,
+)
 from ._fetch import send_following_redirects as send
 from ._formats import Format
 from ._polling import (
@@ -95,7 +106,10 @@ def poll(
             poller.on_response(200, head.headers, None, now=head.received_at)
         return True, value
     try:
-        body: bytes = yield from read_status(policy.limits)
+        if head.status == 202:
+            body: bytes = yield from read_status(policy.limits)
+        else:  # an error (or 404/410): its body explains it, read up to Limits.error
+            body = yield from read_error(policy.limits)
     except TransportError:
         body = b""
     except UnexpectedResponse:  # past Limits.status: refused, but the server saw the poll

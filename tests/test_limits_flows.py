@@ -99,3 +99,15 @@ def test_a_202_body_past_limits_status_is_refused_and_its_poll_still_counts() ->
         driver.run(poll_once(policy, REQUESTS, poller, Format.CSV, Sink()))
     assert poller.polls == len(log) == 1, "the server saw the poll"
     assert poller.next_poll_at > driver.now, "the next poll is planned, not due at once"
+
+
+def test_an_error_answering_a_poll_is_read_under_limits_error_not_refused() -> None:
+    policy = ops().policy
+    poller = JobPoller(STATUS, submitted_at=1_000_000.0, retry_after=5.0)
+    html = b"<html><title>Service Unavailable</title>" + b" " * 5000
+    answer = Answer(503, {"Content-Type": "text/html", "Retry-After": "30"}, html)
+    driver, log = replay([answer], now=poller.next_poll_at)
+    with pytest.raises(bm.ApiError) as info:
+        driver.run(poll_once(policy, REQUESTS, poller, Format.CSV, Sink()))
+    assert info.value.status == 503
+    assert poller.polls == len(log) == 1
