@@ -62,6 +62,18 @@ def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
+_OPEN_BUDGETS: list[bm.Budget] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_budgets() -> AsyncIterator[None]:
+    """The budgets these tests hand to the source are theirs to close (the source leaves a
+    caller's budget open), so no SQLite connection outlives its test."""
+    yield
+    while _OPEN_BUDGETS:
+        await _OPEN_BUDGETS.pop().aclose()
+
+
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[tuple[EmulatorServer, VirtualClock]]:
     clock = VirtualClock(autojump=False)
@@ -71,11 +83,13 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[EmulatorServer, VirtualCl
 
 def _options(server: EmulatorServer, clock: VirtualClock, tmp: Path, **kw: Any) -> dict[str, Any]:
     shared = SharedTime(clock)
+    budget = bm.SQLiteBudget(tmp / "budget.sqlite3", clock=shared, max_wait=0)
+    _OPEN_BUDGETS.append(budget)
     return {
         "auth": bm.ApiKey(DEMO_API_KEY),
         "base_url": server.url,
         "account": "acme-test",
-        "budget": bm.SQLiteBudget(tmp / "budget.sqlite3", clock=shared, max_wait=0),
+        "budget": budget,
         "clock": shared,
         **kw,
     }
