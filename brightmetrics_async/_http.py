@@ -44,6 +44,7 @@ from ._errors import (
     UnexpectedResponse,
     UnsafeLink,
 )
+from ._otel import NO_TELEMETRY, Telemetry
 from ._protocol import error_for_status, is_loopback, origin_of, require_same_origin
 from ._retry import RetryPolicy
 from ._retry_after import parse_retry_after
@@ -211,6 +212,8 @@ class HttpClient:
         self._session = session
         self._owns_session = session is None
         self.requests_sent = 0
+        #: The observer told about every request sent (issue #17; see ``_otel``).
+        self.telemetry: Telemetry = NO_TELEMETRY
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -298,27 +301,33 @@ class HttpClient:
     ) -> T:
         for _hop in range(_MAX_REDIRECTS + 1):
             target = _checked_url(url, self.base_url, what=what)
+            asked_at = self.clock.time()
             await self.budget.acquire(
                 self.account, max_wait=self._max_wait, interactive=interactive
             )
-            send = {**(headers or {}), "Authorization": self._auth.header()}
-            log.debug("GET %s (%s)", url, what)
-            try:
-                raw = await self._http().get(target, headers=send, allow_redirects=False)
-            except BaseException as exc:
-                raise _map_exception(exc, before_send=False) from exc
-            finally:
-                self.requests_sent += 1
-            try:
-                log.debug("%s -> HTTP %d", what, raw.status)
-                if raw.status in ok:
-                    return await consume(Response(raw))
-                if 300 <= raw.status < 400 and "Location" in raw.headers:
-                    url = _redirect_target(raw.url, raw.headers["Location"], what=what)
-                    continue
-                await self._raise_for(raw, what)
-            finally:
-                raw.release()
+            with self.telemetry.request(what, url, base_url=self.base_url) as call:
+                call.waited(self.clock.time() - asked_at)
+                await call.read_budget(self.budget, self.account)
+                send = {**(headers or {}), "Authorization": self._auth.header()}
+                call.inject(send)
+                log.debug("GET %s (%s)", url, what)
+                try:
+                    raw = await self._http().get(target, headers=send, allow_redirects=False)
+                except BaseException as exc:
+                    raise _map_exception(exc, before_send=False) from exc
+                finally:
+                    self.requests_sent += 1
+                call.got(raw.status)
+                try:
+                    log.debug("%s -> HTTP %d", what, raw.status)
+                    if raw.status in ok:
+                        return await consume(Response(raw))
+                    if 300 <= raw.status < 400 and "Location" in raw.headers:
+                        url = _redirect_target(raw.url, raw.headers["Location"], what=what)
+                        continue
+                    await self._raise_for(raw, what)
+                finally:
+                    raw.release()
         raise UnsafeLink(f"{what}: more than {_MAX_REDIRECTS} redirects")
 
     async def _raise_for(self, raw: aiohttp.ClientResponse, what: str) -> None:

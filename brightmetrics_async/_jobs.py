@@ -242,6 +242,22 @@ class Job:
         consume: Callable[[Response], Awaitable[T]],
         from_spool: Callable[[], Awaitable[T]],
     ) -> T:
+        telemetry = self._http.telemetry  # the "job.wait" operation span (issue #17)
+        with telemetry.operating("job.wait", report=self.report):
+            value = await self._wait(consume, from_spool)
+        telemetry.job_finished(
+            seconds=self._http.clock.time() - self._submitted_at,
+            polls=self.polls,
+            report=self.report,
+            format=self.format.value,
+        )
+        return value
+
+    async def _wait(
+        self,
+        consume: Callable[[Response], Awaitable[T]],
+        from_spool: Callable[[], Awaitable[T]],
+    ) -> T:
         try:
             while True:
                 if self._spool is not None:
@@ -304,6 +320,7 @@ class Job:
                 ok=(200, 202, 404, 410),
             )
         finally:
+            self._http.telemetry.poll(self.polls, self.state.value)
             for listener in self._listeners:
                 listener(self)
 

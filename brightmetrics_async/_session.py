@@ -32,6 +32,7 @@ from ._jobs import Job
 from ._journal import Journal
 from ._metadata import parse_filter_metadata, parse_root_metadata
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
+from ._otel import Operation, telemetry_for
 from ._pager import PageIterator, RowIterator, row_typer
 from ._poll_policy import JobHistory, PollPolicy
 from ._protocol import (
@@ -79,6 +80,10 @@ class Session:
     sessions created here switch that off). ``format_via="query"`` sends ``$format`` instead
     of ``Accept``.
 
+    OpenTelemetry (with the ``otel`` extra installed): spans and metrics go to the global
+    providers unless ``tracer_provider`` / ``meter_provider`` are given; ``telemetry=False``
+    turns them off. No trace context is sent to the service unless ``propagate_trace=True``.
+
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
 
@@ -97,6 +102,10 @@ class Session:
         poll_policy: PollPolicy | None = None,
         format_via: Literal["header", "query"] = "header",
         check_filters: bool = True,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        propagate_trace: bool = False,
+        telemetry: bool = True,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -128,6 +137,12 @@ class Session:
             retry=retry or RetryPolicy(),
             max_wait=max_wait,
             session=session,
+        )
+        self._http.telemetry = telemetry_for(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            propagate=propagate_trace,
+            enabled=telemetry,
         )
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
@@ -291,9 +306,23 @@ class Session:
             url, _, _ = await self.data_url(report, filter=filter, timezone=timezone, check=check)
             return url
 
+        op: Operation | None = None
+
         async def fetch(url: str) -> Page:
+            nonlocal op  # the "rows" operation span: first page to last (issue #17)
+            op = op or self._http.telemetry.operation("rows", report=_ref_name(report))
             headers = {"Accept": "application/json"}
-            return await self._http.fetch(url, read_page, what="report page", headers=headers)
+            try:
+                with op.within():
+                    page = await self._http.fetch(
+                        url, read_page, what="report page", headers=headers
+                    )
+            except BaseException as exc:
+                op.end(exc)
+                raise
+            if page.next_link is None:
+                op.end()
+            return page
 
         async def convert() -> Callable[[dict[str, Any]], dict[str, Any]] | None:
             return row_typer(await self.columns(report)) if typed else None
@@ -347,7 +376,10 @@ class Session:
             check_type(resp, fmt)
             return await resp.read()
 
-        return await self._http.fetch(url, consume, what=f"{fmt.value} download", headers=headers)
+        with self._http.telemetry.operating("download", report=_ref_name(report)):
+            return await self._http.fetch(
+                url, consume, what=f"{fmt.value} download", headers=headers
+            )
 
     async def export(
         self,
@@ -382,7 +414,10 @@ class Session:
         url, headers, _ = await self.data_url(
             report, filter=filter, timezone=timezone, format=fmt, check=check
         )
-        with AtomicFile(target) as out:
+        with (
+            AtomicFile(target) as out,
+            self._http.telemetry.operating("export", report=_ref_name(report)),
+        ):
             await self._http.fetch(
                 url,
                 lambda resp: stream_to(resp, out, fmt, progress),
@@ -445,3 +480,8 @@ class Session:
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
         return resume_job(self._http, token, policy=self.poll_policy, history=self.job_history)
+
+
+def _ref_name(report: ReportRef) -> str:
+    """What names a report in telemetry: its GUID when known, else what the caller gave."""
+    return report.url if isinstance(report, Report) else report
