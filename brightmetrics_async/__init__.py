@@ -77,6 +77,9 @@ from ._pull_items import PullItem as PullItem
 from ._pull_items import PullResult as PullResult
 from ._retry import RetryPolicy as RetryPolicy
 from ._session import Session as Session
+from ._shared_cache import MemoryResultCache as MemoryResultCache
+from ._shared_cache import RedisResultCache as RedisResultCache
+from ._shared_cache import ResultCache as ResultCache
 from ._timezones import windows_timezone as windows_timezone
 
 __version__ = "0.1.0"
@@ -108,6 +111,7 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "MemoryBudget",
+    "MemoryResultCache",
     "NotFound",
     "Page",
     "PageIterator",
@@ -118,8 +122,10 @@ __all__ = [
     "PullResult",
     "RateLimited",
     "RedisBudget",
+    "RedisResultCache",
     "Report",
     "RequestTimeout",
+    "ResultCache",
     "RetryPolicy",
     "RowIterator",
     "SQLiteBudget",

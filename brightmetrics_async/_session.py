@@ -45,6 +45,7 @@ from ._protocol import (
 )
 from ._pull_items import PullEvent, PullItem
 from ._retry import RetryPolicy
+from ._shared_cache import MemoryResultCache, ResultCache, cache_key, check_max_age
 from ._submit import resume_job, submit_job
 from ._timezones import windows_timezone
 from ._urls import build_query
@@ -106,6 +107,7 @@ class Session:
         meter_provider: Any = None,
         propagate_trace: bool = False,
         telemetry: bool = True,
+        result_cache: ResultCache | None = None,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -144,6 +146,8 @@ class Session:
             propagate=propagate_trace,
             enabled=telemetry,
         )
+        # Where max_age= answers are kept (issue #17): shared through Redis, or this process.
+        self._results: ResultCache = result_cache or MemoryResultCache(clock=self.clock)
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
         self._reports: list[Report] | None = None
@@ -294,6 +298,7 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> PageIterator:
         """Iterate the report's JSON pages, following ``@odata.nextLink`` verbatim.
 
@@ -329,6 +334,23 @@ class Session:
 
         if start is not None:
             require_same_origin(start, self.base_url, what="checkpoint")
+        if max_age is not None:
+            age = check_max_age(max_age)
+
+            async def cached(url: str) -> Page:
+                # The whole pull is one cached answer, served as one page (issue #17).
+                async def everything() -> bytes:
+                    rows: list[dict[str, Any]] = []
+                    async with PageIterator(url, fetch) as pages:
+                        async for page in pages:
+                            rows.extend(page.rows)
+                    return json.dumps(rows, ensure_ascii=False).encode()
+
+                key = cache_key(self.account, url, "rows")
+                body = await self._results.get_or_fetch(key, max_age=age, fetch=everything)
+                return Page(rows=json.loads(body))
+
+            return PageIterator(start, cached, prepare=prepare, convert=convert)
         return PageIterator(start, fetch, prepare=prepare, convert=convert)
 
     def rows(
@@ -340,11 +362,23 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> RowIterator:
-        """Every row of every page, in order (see :meth:`pages`)."""
+        """Every row of every page, in order (see :meth:`pages`).
+
+        ``max_age`` (seconds) serves the rows of the same request received within that age
+        without a request, from the session's ``result_cache`` (shared by every replica with
+        :class:`RedisResultCache`); concurrent identical pulls share one.
+        """
         return RowIterator(
             self.pages(
-                report, filter=filter, timezone=timezone, typed=typed, start=start, check=check
+                report,
+                filter=filter,
+                timezone=timezone,
+                typed=typed,
+                start=start,
+                check=check,
+                max_age=max_age,
             )
         )
 
@@ -356,17 +390,18 @@ class Session:
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> bytes:
         """The report in one format, in memory. JSON gives one array of every page's rows.
 
+        ``max_age`` serves an answer received within that many seconds (see :meth:`rows`).
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
         fmt = parse_format(format)
+        age = None if max_age is None else check_max_age(max_age)
         if fmt is Format.JSON:
-            rows = [
-                row
-                async for row in self.rows(report, filter=filter, timezone=timezone, check=check)
-            ]
+            pulled = self.rows(report, filter=filter, timezone=timezone, check=check, max_age=age)
+            rows = [row async for row in pulled]
             return json.dumps(rows, ensure_ascii=False).encode()
         url, headers, _ = await self.data_url(
             report, filter=filter, timezone=timezone, format=fmt, check=check
@@ -376,10 +411,16 @@ class Session:
             check_type(resp, fmt)
             return await resp.read()
 
-        with self._http.telemetry.operating("download", report=_ref_name(report)):
-            return await self._http.fetch(
-                url, consume, what=f"{fmt.value} download", headers=headers
-            )
+        async def send() -> bytes:
+            with self._http.telemetry.operating("download", report=_ref_name(report)):
+                return await self._http.fetch(
+                    url, consume, what=f"{fmt.value} download", headers=headers
+                )
+
+        if age is None:
+            return await send()
+        key = cache_key(self.account, url, fmt.value)
+        return await self._results.get_or_fetch(key, max_age=age, fetch=send)
 
     async def export(
         self,
