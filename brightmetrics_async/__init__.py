@@ -57,6 +57,10 @@ from ._filters import render_filter as render_filter
 from ._filters import where as where
 from ._formats import Format as Format
 from ._http import Timeouts as Timeouts
+from ._job_keys import JobKeys as JobKeys
+from ._job_keys import JobRecord as JobRecord
+from ._job_keys import RedisJobKeys as RedisJobKeys
+from ._job_keys import SQLiteJobKeys as SQLiteJobKeys
 from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
@@ -107,6 +111,8 @@ __all__ = [
     "JobError",
     "JobExpired",
     "JobHistory",
+    "JobKeys",
+    "JobRecord",
     "JobState",
     "Journal",
     "JournalEntry",
@@ -122,6 +128,7 @@ __all__ = [
     "PullResult",
     "RateLimited",
     "RedisBudget",
+    "RedisJobKeys",
     "RedisResultCache",
     "Report",
     "RequestTimeout",
@@ -129,6 +136,7 @@ __all__ = [
     "RetryPolicy",
     "RowIterator",
     "SQLiteBudget",
+    "SQLiteJobKeys",
     "Session",
     "SystemClock",
     "Timeouts",

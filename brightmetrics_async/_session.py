@@ -28,6 +28,14 @@ from ._errors import ConfigurationError, NotFound, UnexpectedResponse
 from ._filters import FilterExpr, prepare_filter
 from ._formats import Format, parse_format
 from ._http import HttpClient, Response, Timeouts
+from ._job_keys import (
+    JobKeys,
+    JobRecord,
+    SQLiteJobKeys,
+    check_job_key,
+    request_fingerprint,
+    submit_once,
+)
 from ._jobs import Job
 from ._journal import Journal
 from ._metadata import parse_filter_metadata, parse_root_metadata
@@ -108,6 +116,7 @@ class Session:
         propagate_trace: bool = False,
         telemetry: bool = True,
         result_cache: ResultCache | None = None,
+        job_keys: JobKeys | None = None,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -148,6 +157,9 @@ class Session:
         )
         # Where max_age= answers are kept (issue #17): shared through Redis, or this process.
         self._results: ResultCache = result_cache or MemoryResultCache(clock=self.clock)
+        # Where submit(key=...) records its jobs (issue #17); the default file opens on use.
+        self._job_keys = job_keys
+        self._owns_job_keys = job_keys is None
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
         self._reports: list[Report] | None = None
@@ -174,6 +186,8 @@ class Session:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
         try:
             await self._http.aclose()
+            if self._owns_job_keys and self._job_keys is not None:
+                await self._job_keys.aclose()
         finally:
             if self._owns_budget:
                 await self.budget.aclose()
@@ -477,24 +491,61 @@ class Session:
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
+        key: str | None = None,
     ) -> Job:
         """Start an asynchronous export (``Prefer: respond-async``) and return its :class:`Job`.
 
-        Local checks (format, filter, time zone) run first and spend no request.
+        With ``key`` the job is started once per key and account, across processes and
+        restarts (``job_keys=``, default a SQLite file beside the journal): a live job recorded
+        under the key is resumed instead (no request), and a finished one within its hour is
+        fetched again by ``result()`` with one request.
+
+        Local checks (key, format, filter, time zone) run first and spend no request.
+        Raises :class:`ConfigurationError` for a key that is not a str of 1-200 characters,
+        or one recorded for another request.
         """
+        if key is not None:
+            check_job_key(key)
         url, headers, fmt = await self.data_url(
             report, filter=filter, timezone=timezone, format=format, check=check
         )
         rep = await self.report(report)
-        return await submit_job(
-            self._http,
-            url,
-            headers,
-            report=rep.url,
-            format=fmt,
-            policy=self.poll_policy,
-            history=self.job_history,
+
+        async def start() -> Job:
+            return await submit_job(
+                self._http,
+                url,
+                headers,
+                report=rep.url,
+                format=fmt,
+                policy=self.poll_policy,
+                history=self.job_history,
+            )
+
+        if key is None:
+            return await start()
+        return await submit_once(
+            self._keys(),
+            key,
+            scope=self._job_scope(),
+            request=request_fingerprint(url, fmt.value),
+            clock=self.clock,
+            start=start,
+            resume=self.resume,
         )
+
+    async def jobs(self) -> list[JobRecord]:
+        """The keyed jobs recorded for this account and service that are still live
+        (within their hour); ``await s.resume(record.token)`` continues one. No request."""
+        return await self._keys().live(self._job_scope(), now=self.clock.time())
+
+    def _keys(self) -> JobKeys:
+        if self._job_keys is None:
+            self._job_keys = SQLiteJobKeys()
+        return self._job_keys
+
+    def _job_scope(self) -> str:
+        return f"{self.account}\n{self.base_url}"
 
     def pull_many(
         self,
