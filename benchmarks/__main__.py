@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import bulk, economy, jobs, limiter, memory
+from . import bulk, economy, jobs, limiter, memory, replicas
 from ._harness import Section, machine, table
 
 BENCHMARKS = {
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "jobs": jobs.run,
     "economy": economy.run,
     "limiter": limiter.run,
+    "replicas": replicas.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
