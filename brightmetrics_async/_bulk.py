@@ -129,7 +129,10 @@ class Pull:
             self._emit(PullEvent("started", index, item))
             counters: Counts = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
             try:
-                value = await self._pull(index, item, counters)
+                # The "pull" operation span of this item (issue #17).
+                name = getattr(item.report, "url", item.report)
+                with self._session.http.telemetry.operating("pull", report=str(name)):
+                    value = await self._pull(index, item, counters)
             except (BrightmetricsError, OSError) as error:
                 token = getattr(error, "token", None)
                 self._emit(PullEvent("failed", index, item, error=error, token=token, **counters))

@@ -308,3 +308,28 @@ async def test_a_session_without_telemetry_is_the_null_observer(server: Emulator
         bm.ApiKey(DEMO_API_KEY), base_url=server.url, budget=bm.MemoryBudget(), telemetry=False
     ) as s:
         assert s.http.telemetry is NO_TELEMETRY
+
+
+async def test_each_bulk_item_is_a_pull_operation(
+    server: EmulatorServer, otel: Otel, tmp_path: Path, clock: VirtualClock
+) -> None:
+    async with session(server, otel, tmp_path, clock) as s:
+        items = [bm.PullItem(SUMMARY, format="csv"), bm.PullItem(CALLER_ID)]
+        async with s.pull_many(items) as pull:
+            results = await pull.collect()
+    assert all(r.error is None for r in results)
+    spans = otel.finished()
+    pulls = [sp for sp in spans if sp.name == "brightmetrics pull"]
+    assert sorted(str((sp.attributes or {})["brightmetrics.report"]) for sp in pulls) == sorted(
+        [SUMMARY, CALLER_ID]
+    )
+    ids = {sp.context.span_id for sp in pulls}
+    requests = [sp for sp in spans if sp.kind.name == "CLIENT"]
+    assert len(requests) == len(server.emulator.requests)
+    # Every request belongs to one item's pull (directly, or through its rows operation).
+    by_id = {sp.context.span_id: sp for sp in spans}
+    for sp in requests:
+        parent = by_id[sp.parent.span_id] if sp.parent else None
+        while parent is not None and parent.context.span_id not in ids:
+            parent = by_id.get(parent.parent.span_id) if parent.parent else None
+        assert parent is not None
