@@ -88,6 +88,8 @@ def report_of(url: str, base_url: str) -> str | None:
 
 def safe_url(url: str) -> str:
     """``url`` without user information (``url.full`` must never carry a credential)."""
+    if "@" not in url:
+        return url  # the common case, without parsing
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -169,9 +171,17 @@ class RequestCall:
 
     def got(self, status: int) -> None:
         """The response's status."""
-        self.status = status
-        if self.span is not None:
+        if self.span is not None:  # the shared null call keeps nothing
+            self.status = status
             self.span.set_attribute("http.response.status_code", status)
+
+
+class _NullCall(RequestCall):
+    def __enter__(self) -> RequestCall:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
 
 class Telemetry:
@@ -183,12 +193,11 @@ class Telemetry:
     enabled = False
     propagate = False
 
-    @contextlib.contextmanager
     def request(
         self, what: str, url: str, *, base_url: str, method: str = "GET"
-    ) -> Iterator[RequestCall]:
+    ) -> contextlib.AbstractContextManager[RequestCall]:
         """Observe one request (one span; one count by kind and outcome)."""
-        yield RequestCall(self, None, kind_of(what))
+        return _NULL_CALL  # the null observer's path costs next to nothing per request
 
     def operation(self, name: str, *, report: str | None = None) -> Operation:
         """Start an operation span (end it with :meth:`Operation.end`)."""
@@ -228,6 +237,7 @@ class Telemetry:
 
 #: The observer that does nothing (OpenTelemetry absent or not wanted).
 NO_TELEMETRY = Telemetry()
+_NULL_CALL = _NullCall(NO_TELEMETRY, None, "")
 
 
 def telemetry_for(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
@@ -12,7 +13,16 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from ._otel import _SCOPE, Operation, RequestCall, Telemetry, _current, kind_of, report_of
+from ._otel import (
+    _SCOPE,
+    NO_TELEMETRY,
+    Operation,
+    RequestCall,
+    Telemetry,
+    _current,
+    kind_of,
+    report_of,
+)
 from ._otel import safe_url as _safe_url
 from ._protocol import origin_of
 
@@ -51,6 +61,9 @@ class OtelTelemetry(Telemetry):
     enabled = True
 
     def __init__(self, *, tracer_provider: Any, meter_provider: Any, propagate: bool) -> None:
+        # On the global providers, check per request whether the application configured them
+        # yet: until it does, requests take the null path (no span objects, no attributes).
+        self._on_globals = tracer_provider is None and meter_provider is None
         tracer_provider = tracer_provider or trace.get_tracer_provider()
         meter_provider = meter_provider or metrics.get_meter_provider()
         self.propagate = propagate
@@ -69,19 +82,30 @@ class OtelTelemetry(Telemetry):
             "brightmetrics.budget.wait", unit="s", description="Waits for a budget token"
         )
         self._remaining = _remaining_for(meter_provider)
+        self._origins: dict[str, tuple[str, int]] = {}
 
     def _parent(self) -> otel_context.Context | None:
         op = _current.get()
         return trace.set_span_in_context(op.span) if op is not None and op.span else None
 
-    @contextlib.contextmanager
     def request(
+        self, what: str, url: str, *, base_url: str, method: str = "GET"
+    ) -> contextlib.AbstractContextManager[RequestCall]:
+        if self._on_globals and _unconfigured():
+            return NO_TELEMETRY.request(what, url, base_url=base_url, method=method)
+        return self._request(what, url, base_url=base_url, method=method)
+
+    @contextlib.contextmanager
+    def _request(
         self, what: str, url: str, *, base_url: str, method: str = "GET"
     ) -> Iterator[RequestCall]:
         kind = kind_of(what)
         op = _current.get()
         report = report_of(url, base_url) or (op.report if op is not None else None)
-        _, host, port = origin_of(base_url)
+        origin = self._origins.get(base_url)
+        if origin is None:
+            origin = self._origins[base_url] = origin_of(base_url)[1:]
+        host, port = origin
         attributes: dict[str, str | int] = {
             "http.request.method": method,
             "server.address": host,
@@ -118,6 +142,8 @@ class OtelTelemetry(Telemetry):
             )
 
     def operation(self, name: str, *, report: str | None = None) -> Operation:
+        if self._on_globals and _unconfigured():
+            return NO_TELEMETRY.operation(name, report=report)
         attributes = {"brightmetrics.operation": name}
         if report:
             attributes["brightmetrics.report"] = report
@@ -137,6 +163,29 @@ class OtelTelemetry(Telemetry):
 
     def _inject(self, span: Any, headers: MutableMapping[str, str]) -> None:
         propagate.inject(headers, context=trace.set_span_in_context(span))
+
+
+_checked = {"at": -1.0, "unconfigured": True}
+
+
+def _unconfigured() -> bool:
+    """Whether both global providers are still OpenTelemetry's placeholders (no SDK set).
+
+    Looked up at most once a second while they are (the lookup reads the environment), and
+    never again once one is set: OpenTelemetry's global providers are set only once.
+    """
+    if not _checked["unconfigured"]:
+        return False
+    now = time.monotonic()
+    if now - _checked["at"] >= 1.0:
+        _checked["at"] = now
+        _checked["unconfigured"] = isinstance(
+            trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        ) and type(metrics.get_meter_provider()).__name__ in (
+            "_ProxyMeterProvider",
+            "NoOpMeterProvider",
+        )
+    return bool(_checked["unconfigured"])
 
 
 def _error_type(exc: BaseException, status: int | None) -> str:

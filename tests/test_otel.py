@@ -333,3 +333,44 @@ async def test_each_bulk_item_is_a_pull_operation(
         while parent is not None and parent.context.span_id not in ids:
             parent = by_id.get(parent.parent.span_id) if parent.parent else None
         assert parent is not None
+
+
+_GLOBAL = """
+import asyncio
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import brightmetrics_async as bm
+from brightmetrics_async.testing import DEMO_API_KEY, serve
+
+async def main():
+    exporter = InMemorySpanExporter()
+    async with serve() as server, bm.Session(
+        bm.ApiKey(DEMO_API_KEY), base_url=server.url, budget=bm.MemoryBudget()
+    ) as s:
+        await s.download("03bd1235-eb2c-410f-a415-fefacd98df41", format="csv")  # no SDK yet
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)  # the application configures OpenTelemetry later
+        from brightmetrics_async import _otel_api
+        _otel_api._checked["at"] = -1.0  # as if the per-second recheck were due (no real wait)
+        await s.download("03bd1235-eb2c-410f-a415-fefacd98df41", format="csv")
+    print(sorted(sp.name for sp in exporter.get_finished_spans()))
+
+asyncio.run(main())
+"""
+
+
+def test_the_global_providers_are_used_once_configured() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", _GLOBAL],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['GET', 'brightmetrics download']"
