@@ -361,15 +361,18 @@ async def submit_once(
     clock: Clock,
     start: Callable[[], Awaitable[Job]],
     resume: Callable[[str], Awaitable[Job]],
-    claim_timeout: float = 60.0,
+    claim_timeout: float = 420.0,
     wait_step: float = 0.05,
 ) -> Job:
     """The job of ``key`` in ``scope`` (account and service): resumed if recorded, else
     submitted once by whichever caller claims the key first (see the module docstring).
 
+    ``claim_timeout`` is how long a claim without a token holds (its owner may be waiting
+    for a budget token); waiters look again every ``wait_step`` seconds, growing to 1 s.
     Raises :class:`ConfigurationError` when the key was used for another request.
     """
     owner = uuid.uuid4().hex
+    step = wait_step
     while True:
         now = clock.time()
         found = await keys.claim(
@@ -388,7 +391,8 @@ async def submit_once(
                 # Expired, forged or for another service: never used; submit afresh.
                 await keys.release(scope, key, owner=found.owner)
                 continue
-        await clock.sleep(wait_step)  # another process is submitting it: wait for the token
+        await clock.sleep(step)  # another process is submitting it: wait for the token
+        step = min(step * 1.5, 1.0)
 
 
 async def _submit(

@@ -160,6 +160,9 @@ class Session:
         # Where submit(key=...) records its jobs (issue #17); the default file opens on use.
         self._job_keys = job_keys
         self._owns_job_keys = job_keys is None
+        # A claim outlives the longest the claimer's submission may wait for a token.
+        limit = self.budget.max_wait if isinstance(max_wait, Default) else max_wait
+        self._claim_timeout = 3600.0 if limit is None else float(limit) + 120.0
         self.poll_policy = poll_policy or PollPolicy()
         self.job_history = JobHistory()
         self._reports: list[Report] | None = None
@@ -532,6 +535,7 @@ class Session:
             clock=self.clock,
             start=start,
             resume=self.resume,
+            claim_timeout=self._claim_timeout,
         )
 
     async def jobs(self) -> list[JobRecord]:

@@ -58,6 +58,7 @@ Fetch = Callable[[], Awaitable[bytes]]
 # KEYS: value, lease. ARGV: max_age µs, owner, lease ms.
 # Returns {1, value} (fresh), {2, ''} (lease taken: fetch), {0, ''} (someone else fetches).
 _LOOKUP = """
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local v = redis.call('GET', KEYS[1])
@@ -73,6 +74,7 @@ return {0, ''}
 
 # KEYS: value, lease. ARGV: bytes, ttl ms, owner. Stores, then releases the owner's lease.
 _STORE = """
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 redis.call('SET', KEYS[1], now .. '\\n' .. ARGV[1], 'PX', ARGV[2])

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 import brightmetrics_async as bm
-from brightmetrics_async._job_keys import JobRecord, check_job_key
+from brightmetrics_async._job_keys import JobRecord, check_job_key, request_fingerprint
 from brightmetrics_async._tokens import JobToken, encode_token
 from brightmetrics_async.testing import (
     DEMO_API_KEY,
@@ -159,8 +159,6 @@ async def test_a_forged_record_pointing_elsewhere_is_dropped(
         )
         scope = s._job_scope()
         data_url, _, fmt = await s.data_url(SUMMARY, format="csv")
-        from brightmetrics_async._job_keys import request_fingerprint
-
         request = request_fingerprint(data_url, fmt.value)
         assert (
             await keys.claim(scope, KEY, request=request, owner="x", now=now, stale_after=60)
@@ -249,3 +247,21 @@ async def test_after_sigterm_a_restart_continues_the_job_without_submitting(tmp_
         assert lines[-1]["done"] > 0
     assert len(submissions(emulator.requests)) == 1
     assert emulator.requests[-1].status == 200  # the one poll that found it done
+
+
+async def test_a_claim_whose_owner_died_before_submitting_is_taken_over(
+    bm_server: EmulatorServer, bm_clock: VirtualClock, keys: bm.JobKeys
+) -> None:
+    async with session(bm_server, bm_clock, keys, max_wait=1.0) as s:
+        data_url, _, fmt = await s.data_url(SUMMARY, format="csv")
+        request = request_fingerprint(data_url, fmt.value)
+        scope, now = s._job_scope(), bm_clock.time()
+        # A claim with no token yet: another process is submitting, so this one waits...
+        assert (
+            await keys.claim(scope, KEY, request=request, owner="dead", now=now, stale_after=1)
+            is None
+        )
+        job = await s.submit(SUMMARY, format="csv", key=KEY)  # ...until the claim is stale
+        assert job.status_url is not None
+        assert bm_clock.time() - now >= s._claim_timeout
+    assert len(submissions(bm_server.emulator.requests)) == 1

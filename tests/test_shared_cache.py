@@ -10,10 +10,10 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
-import redis.asyncio
 
 import brightmetrics_async as bm
 from brightmetrics_async._shared_cache import cache_key, check_max_age
@@ -45,8 +45,13 @@ async def real_server() -> AsyncIterator[EmulatorServer]:
         yield server
 
 
+def redis_client(url: str) -> Any:
+    """A redis-py client (the redis extra; skipped without it)."""
+    return pytest.importorskip("redis.asyncio").Redis.from_url(url)
+
+
 async def flushed(url: str) -> None:
-    client = redis.asyncio.Redis.from_url(url)
+    client = redis_client(url)
     try:
         await client.flushall()
     finally:
@@ -199,7 +204,7 @@ async def test_a_sigkilled_lease_holder_delays_the_others_by_the_lease_only(
         if holder.returncode is None:
             holder.kill()
             await holder.wait()
-    client = redis.asyncio.Redis.from_url(redis_server)
+    client = redis_client(redis_server)
     try:
         leases = [k async for k in client.scan_iter(match="bm:result:*:lease")]
     finally:
