@@ -92,6 +92,10 @@ class Session:
     OpenTelemetry (with the ``otel`` extra installed): spans and metrics go to the global
     providers unless ``tracer_provider`` / ``meter_provider`` are given; ``telemetry=False``
     turns them off. No trace context is sent to the service unless ``propagate_trace=True``.
+    ``result_cache`` keeps the answers of ``max_age=`` calls (default: in this process;
+    :class:`RedisResultCache` shares them between replicas); ``job_keys`` records keyed
+    submissions (default: :class:`SQLiteJobKeys` beside the journal; :class:`RedisJobKeys`
+    for several machines). Neither is closed by the session when passed in.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """

@@ -4,6 +4,7 @@ OpenTelemetry on the console, then SIGTERM; a restart continues the recorded job
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -144,3 +145,18 @@ async def test_the_example_service_serves_each_route_and_stops_cleanly(tmp_path:
     assert DEMO_API_KEY not in text
     for record in emulator.requests:
         assert record.header("traceparent") is None
+
+
+def test_the_readme_section_names_the_example_s_routes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## In a service", 1)[1].split("\n## ", 1)[0]
+    service = (ROOT / "examples" / "service.py").read_text()
+    paths = re.findall(r"curl '?localhost:8080(/[^?'\s]*)", section)
+    assert len(paths) == 4
+    routes = re.findall(r'add_get\("([^"]+)"', service)
+    patterns = [re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", r) + "$") for r in routes]
+    for path in paths:
+        assert any(p.match(path) for p in patterns), path
+    for name in ("RedisBudget", "RedisResultCache", "RedisJobKeys", "max_age", "key="):
+        assert name in section
+        assert name in service
