@@ -59,8 +59,8 @@ from ._formats import Format as Format
 from ._http import Timeouts as Timeouts
 from ._job_keys import JobKeys as JobKeys
 from ._job_keys import JobRecord as JobRecord
-from ._job_keys import RedisJobKeys as RedisJobKeys
 from ._job_keys import SQLiteJobKeys as SQLiteJobKeys
+from ._job_keys_redis import RedisJobKeys as RedisJobKeys
 from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry

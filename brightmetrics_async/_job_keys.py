@@ -1,5 +1,7 @@
 """Idempotent, durable jobs: ``submit(..., key=...)`` starts a job once per key and account.
 
+The Redis registry is in ``_job_keys_redis``.
+
 Theory of operation
 -------------------
 A **job key registry** (:class:`SQLiteJobKeys` beside the journal, or :class:`RedisJobKeys` for
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import json
 import os
 import sqlite3
 import uuid
@@ -43,14 +44,11 @@ from ._journal import default_journal_path
 from ._sqlite_file import SQLiteFile, transaction
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from ._jobs import Job
 
 __all__ = [
     "JobKeys",
     "JobRecord",
-    "RedisJobKeys",
     "SQLiteJobKeys",
     "check_job_key",
     "request_fingerprint",
@@ -224,132 +222,6 @@ class SQLiteJobKeys(JobKeys):
             return [_row(r) for r in rows]
 
         return await self._file.run(live)
-
-
-# KEYS: record, index. ARGV: key, request, owner, now, stale_after, record json.
-# Returns '' when claimed, else the record found.
-_CLAIM = """
-local found = redis.call('GET', KEYS[1])
-if found then
-  local r = cjson.decode(found)
-  local now = tonumber(ARGV[4])
-  if r.token and r.token ~= cjson.null then
-    if r.expires_at ~= cjson.null and r.expires_at > now then return found end
-  elseif r.claimed_at > now - tonumber(ARGV[5]) then
-    return found
-  end
-end
-redis.call('SET', KEYS[1], ARGV[6], 'EX', 7200)
-redis.call('SADD', KEYS[2], ARGV[1])
-return ''
-"""
-# KEYS: record. ARGV: owner, new json. Replaces the record if still the owner's.
-_REPLACE = """
-local found = redis.call('GET', KEYS[1])
-if not found or cjson.decode(found).owner ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', 7200)
-return 1
-"""
-# KEYS: record, index. ARGV: key, owner or ''.
-_RELEASE = """
-local found = redis.call('GET', KEYS[1])
-if found and (ARGV[2] == '' or cjson.decode(found).owner == ARGV[2]) then
-  redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], ARGV[1])
-end
-return 1
-"""
-
-
-def _json(record: JobRecord) -> str:
-    return json.dumps(attrs.asdict(record), sort_keys=True)
-
-
-def _parse(text: bytes | str) -> JobRecord:
-    data = json.loads(text)
-    return JobRecord(
-        key=str(data["key"]),
-        request=str(data["request"]),
-        owner=str(data["owner"]),
-        claimed_at=float(data["claimed_at"]),
-        token=data.get("token"),
-        expires_at=data.get("expires_at"),
-    )
-
-
-class RedisJobKeys(JobKeys):
-    """Job keys in Redis, shared by processes on several machines (records live 2 hours).
-
-    ``url`` is a redis-py URL, or pass a ``client``. Raises :class:`ConfigurationError` when the
-    ``redis`` package is missing, :class:`TransportError`-like redis errors on use.
-    """
-
-    def __init__(
-        self, url: str | None = None, *, client: Redis | None = None, key_prefix: str = "bm:jobs:"
-    ) -> None:
-        if (url is None) == (client is None):
-            raise ConfigurationError("give exactly one of url= and client=")
-        self._owns = client is None
-        if client is None:
-            try:
-                from redis.asyncio import Redis
-            except ImportError as exc:
-                raise ConfigurationError("RedisJobKeys needs the redis extra") from exc
-            assert url is not None
-            client = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
-        self._redis: Redis = client
-        self._prefix = key_prefix
-        self._claim: Any = client.register_script(_CLAIM)
-        self._replace: Any = client.register_script(_REPLACE)
-        self._release: Any = client.register_script(_RELEASE)
-
-    def __repr__(self) -> str:
-        return f"RedisJobKeys(key_prefix={self._prefix!r})"
-
-    async def aclose(self) -> None:
-        if self._owns:
-            await self._redis.aclose()
-
-    def _keys(self, scope: str, key: str) -> list[str]:
-        tag = hashlib.sha256(scope.encode()).hexdigest()[:24]
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        return [f"{self._prefix}{{{tag}}}:job:{digest}", f"{self._prefix}{{{tag}}}:index"]
-
-    async def claim(
-        self, scope: str, key: str, *, request: str, owner: str, now: float, stale_after: float
-    ) -> JobRecord | None:
-        mine = JobRecord(key=key, request=request, owner=owner, claimed_at=now)
-        found = await self._claim(
-            keys=self._keys(scope, key), args=[key, request, owner, now, stale_after, _json(mine)]
-        )
-        return _parse(found) if found else None
-
-    async def record(
-        self, scope: str, key: str, *, owner: str, token: str, expires_at: float
-    ) -> None:
-        keys = self._keys(scope, key)
-        found = await self._redis.get(keys[0])
-        if not found:
-            return
-        record = attrs.evolve(_parse(found), token=token, expires_at=expires_at)
-        await self._replace(keys=keys[:1], args=[owner, _json(record)])
-
-    async def release(self, scope: str, key: str, *, owner: str | None = None) -> None:
-        await self._release(keys=self._keys(scope, key), args=[key, owner or ""])
-
-    async def live(self, scope: str, *, now: float) -> list[JobRecord]:
-        index = self._keys(scope, "")[1]
-        out: list[JobRecord] = []
-        for member in await self._redis.smembers(index):
-            key = member.decode() if isinstance(member, bytes) else str(member)
-            found = await self._redis.get(self._keys(scope, key)[0])
-            if not found:
-                await self._redis.srem(index, member)
-                continue
-            record = _parse(found)
-            if record.token is not None and (record.expires_at or 0) > now:
-                out.append(record)
-        return sorted(out, key=lambda r: (r.claimed_at, r.key))
 
 
 async def submit_once(

@@ -10,7 +10,7 @@ Modes:
 * ``submit URL KEYS_DB MARKER`` - ``submit(SUMMARY, format="csv", key=KEY)`` with the SQLite job
   key registry KEYS_DB; prints the job's status URL, then (unless MARKER is "-") writes MARKER
   and waits for the result (the test stops it with SIGTERM there); prints "done" with the
-  result's size when it gets it.
+  result's size when it gets it. KEYS_DB may be a ``redis://`` URL (a Redis registry).
 """
 
 from __future__ import annotations
@@ -82,8 +82,11 @@ async def hold(url: str, redis: str, marker: str, lease: float) -> None:
 
 
 async def submit(url: str, keys_db: str, marker: str) -> None:
+    store = (
+        bm.RedisJobKeys(keys_db) if keys_db.startswith("redis://") else bm.SQLiteJobKeys(keys_db)
+    )
     async with (
-        bm.SQLiteJobKeys(keys_db) as keys,
+        store as keys,
         session(url, budget=bm.MemoryBudget(), job_keys=keys) as s,
     ):
         job = await s.submit(SUMMARY, format="csv", key=KEY)

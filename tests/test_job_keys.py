@@ -188,20 +188,29 @@ async def test_a_failed_submission_releases_the_key(
 # -- processes ------------------------------------------------------------------------------
 
 
-def worker(server: EmulatorServer, db: Path, marker: str) -> list[str]:
+def worker(server: EmulatorServer, db: Path | str, marker: str) -> list[str]:
     return [sys.executable, "-m", "tests._replica_worker", "submit", server.url, str(db), marker]
 
 
 @pytest.mark.slow
-async def test_two_processes_submitting_one_key_at_once_start_one_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+async def test_two_processes_submitting_one_key_at_once_start_one_job(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    if store == "redis":
+        url = request.getfixturevalue("redis_server")
+        client = pytest.importorskip("redis.asyncio").Redis.from_url(url)
+        await client.delete(*[k async for k in client.scan_iter(match="bm:jobs:*")] or ["-"])
+        await client.aclose()
+        db: str = url
+    else:
+        db = str(tmp_path / "jobs.sqlite3")
     emulator = Emulator(EmulatorConfig(quota_limit=None, job_seconds=600.0))
     async with serve(emulator) as server:
         outs: list[str] = []
 
         async def run() -> None:
-            done = await anyio.run_process(
-                worker(server, tmp_path / "jobs.sqlite3", "-"), cwd=ROOT, env=ENV, check=False
-            )
+            done = await anyio.run_process(worker(server, db, "-"), cwd=ROOT, env=ENV, check=False)
             assert done.returncode == 0, done.stderr.decode()
             outs.append(done.stdout.decode())
 
