@@ -379,3 +379,27 @@ def test_the_global_providers_are_used_once_configured() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "['GET', 'brightmetrics download']"
+
+
+async def test_a_transport_error_is_the_span_s_error_type(otel: Otel, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with bm.Session(
+        bm.ApiKey(DEMO_API_KEY),
+        base_url=f"http://127.0.0.1:{port}/OData.ashx",
+        budget=bm.MemoryBudget(),
+        retry=bm.RetryPolicy(attempts=1),
+        tracer_provider=otel.tracer_provider,
+        meter_provider=otel.meter_provider,
+    ) as s:
+        with pytest.raises(bm.TransportError):
+            await s.download(SUMMARY, format="csv")
+    [req] = [sp for sp in otel.finished() if sp.kind.name == "CLIENT"]
+    assert req.attributes is not None
+    assert req.attributes["error.type"] == "TransportError"
+    assert "http.response.status_code" not in req.attributes
+    [(attrs, _)] = otel.metrics()["brightmetrics.requests"]
+    assert attrs["brightmetrics.outcome"] == "error"

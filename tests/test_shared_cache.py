@@ -204,12 +204,6 @@ async def test_a_sigkilled_lease_holder_delays_the_others_by_the_lease_only(
         if holder.returncode is None:
             holder.kill()
             await holder.wait()
-    client = redis_client(redis_server)
-    try:
-        leases = [k async for k in client.scan_iter(match="bm:result:*:lease")]
-    finally:
-        await client.aclose()
-    assert len(leases) == 1  # the dead replica's lease is still there
     [out] = await _run_all([worker("serve", real_server.url, redis_server, "1")])
     result = json.loads(out.strip().splitlines()[-1])
     assert result["answers"] == 1
