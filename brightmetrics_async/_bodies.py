@@ -25,6 +25,7 @@ __all__ = [
     "check_type",
     "read_body",
     "read_page",
+    "read_page_body",
     "read_result",
     "read_typed",
     "stream_typed",
@@ -53,6 +54,11 @@ def read_body(head: Head) -> Flow[bytes]:
 
 def read_page(head: Head) -> Flow[Page]:
     """A JSON page of report rows."""
+    return parse_page((yield from read_page_body(head)))
+
+
+def read_page_body(head: Head) -> Flow[bytes]:
+    """A JSON page's body, unparsed (to keep in a result cache, #17)."""
     ctype = head.headers.get("Content-Type")
     if not (ctype is not None and ctype.startswith("application/json")) and not (
         Format.JSON.matches(ctype)
@@ -61,7 +67,7 @@ def read_page(head: Head) -> Flow[Page]:
             f"a report page must be JSON, the server sent {head.content_type or 'no Content-Type'}"
         )
     body: bytes = yield Read(PAGE_BODY_LIMIT)
-    return parse_page(body)
+    return body
 
 
 def read_result(head: Head) -> Flow[bytes]:

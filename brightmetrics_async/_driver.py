@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._budget import Default
 from ._documents import Documents
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
+from ._otel import NO_TELEMETRY, Telemetry
 
 if TYPE_CHECKING:
     from ._auth import Auth
     from ._budget import Budget
     from ._clock import Clock
     from ._http import Response, Transport
+    from ._request import Request
 
 __all__ = ["CHUNK", "Driver"]
 
@@ -49,6 +51,8 @@ class Driver:
         self._max_wait = max_wait
         self.documents = Documents()
         self.requests_sent = 0
+        #: The observer told about every request sent (#17, ``_otel``); set by the session.
+        self.telemetry: Telemetry = NO_TELEMETRY
 
     @property
     def max_wait(self) -> float | None:
@@ -74,21 +78,11 @@ class Driver:
                             response.release()
                             response = None
                         request = command.request
+                        asked_at = self.clock.time()
                         await self.budget.acquire(
                             self.account, max_wait=self._max_wait, interactive=interactive
                         )
-                        headers = dict(request.headers)
-                        headers["Authorization"] = self._auth.header()
-                        if debug := log.isEnabledFor(logging.DEBUG):
-                            log.debug("%s %s (%s)", request.method, request.url, request.what)
-                        try:
-                            response = await self.transport.send(
-                                request.method, request.url, headers
-                            )
-                        finally:
-                            self.requests_sent += 1
-                        if debug:
-                            log.debug("%s -> HTTP %d", request.what, response.status)
+                        response = await self._send(request, asked_at)
                         # Redirects are not followed by the transport: the URL that
                         # answered is the URL sent.
                         reply = Head(
@@ -122,6 +116,25 @@ class Driver:
             if response is not None:
                 response.release()
             flow.close()
+
+    async def _send(self, request: Request, asked_at: float) -> Response:
+        """Send ``request`` (its token spent) under the telemetry observer (#17)."""
+        with self.telemetry.request(request.purpose, request.url, method=request.method) as call:
+            call.waited(self.clock.time() - asked_at)
+            await call.read_budget(self.budget, self.account)
+            headers = dict(request.headers)
+            headers["Authorization"] = self._auth.header()
+            call.inject(headers)
+            if debug := log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s (%s)", request.method, request.url, request.what)
+            try:
+                response = await self.transport.send(request.method, request.url, headers)
+            finally:
+                self.requests_sent += 1
+            call.got(response.status)
+            if debug:
+                log.debug("%s -> HTTP %d", request.what, response.status)
+            return response
 
 
 async def _stream(response: Response, command: Stream) -> int:
