@@ -8,8 +8,8 @@ report, status, error type, the budget left after it). The session's operations 
 pull, a ``download`` / ``export``, a job wait, a bulk pull) open an :class:`Operation` the
 requests they send are children of; a job wait adds one event per poll and, when done, records
 the job's duration and polls. :data:`NO_TELEMETRY` is the observer that does nothing;
-:func:`telemetry_for` gives it when the ``opentelemetry`` API is not installed, in which case
-nothing of OpenTelemetry is imported at all (the package's import never touches it either).
+``_otel_setup.telemetry_for`` gives it when the ``opentelemetry`` API is not installed, in
+which case nothing of OpenTelemetry is imported at all (the package's import never touches it).
 
 With the API installed, the global tracer and meter providers are used unless the session was
 given others. The spans follow the HTTP client semantic conventions (``http.request.method``,
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import importlib.util
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,8 +42,6 @@ __all__ = [
     "RequestCall",
     "Telemetry",
     "kind_of",
-    "otel_available",
-    "telemetry_for",
 ]
 
 #: The values of ``brightmetrics.request.kind``.
@@ -53,14 +50,6 @@ _SCOPE = "brightmetrics_async"
 _current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
     "brightmetrics_operation", default=None
 )
-
-
-def otel_available() -> bool:
-    """Whether the ``opentelemetry`` API can be imported (without importing it)."""
-    try:
-        return importlib.util.find_spec("opentelemetry.trace") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def kind_of(purpose: str) -> str:
@@ -187,7 +176,7 @@ class _NullCall(RequestCall):
 class Telemetry:
     """The observer the sending layer and the operations report to (see the module docstring).
 
-    Build it with :func:`telemetry_for`; this base class is the do-nothing observer.
+    Build it with ``_otel_setup.telemetry_for``; this base class is the do-nothing observer.
     """
 
     enabled = False
@@ -240,25 +229,3 @@ class Telemetry:
 #: The observer that does nothing (OpenTelemetry absent or not wanted).
 NO_TELEMETRY = Telemetry()
 _NULL_CALL = _NullCall(NO_TELEMETRY, None, "")
-
-
-def telemetry_for(
-    *,
-    base_url: str,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    propagate: bool = False,
-    enabled: bool = True,
-) -> Telemetry:
-    """An OpenTelemetry observer of the service at ``base_url``, or :data:`NO_TELEMETRY` when
-    the API is not installed (or ``enabled=False``). Providers default to the global ones."""
-    if not enabled or not otel_available():
-        return NO_TELEMETRY
-    from ._otel_api import OtelTelemetry
-
-    return OtelTelemetry(
-        base_url=base_url,
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        propagate=propagate,
-    )

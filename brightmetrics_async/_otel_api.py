@@ -1,4 +1,4 @@
-"""The OpenTelemetry-backed observer; imported by ``_otel.telemetry_for`` only when installed."""
+"""The OpenTelemetry-backed observer; imported by ``_otel_setup.telemetry_for`` when installed."""
 
 from __future__ import annotations
 

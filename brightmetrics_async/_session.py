@@ -49,7 +49,8 @@ from ._journal import Journal
 from ._json_array import ArrayWriter, dump_array
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._ops import Ops
-from ._otel import Telemetry, telemetry_for
+from ._otel import Telemetry
+from ._otel_setup import telemetry_for
 from ._pager import PageIterator, RowIterator
 from ._poll_policy import JobHistory, PollPolicy
 from ._protocol import check_link, default_account, is_loopback, origin_of, parse_page
