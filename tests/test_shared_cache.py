@@ -17,7 +17,7 @@ import pytest
 
 import brightmetrics_async as bm
 from brightmetrics_async._results import result_key
-from brightmetrics_async._shared_cache import check_max_age
+from brightmetrics_async._shared_cache import check_max_age, read_through
 from brightmetrics_async.testing import (
     DEMO_API_KEY,
     Emulator,
@@ -272,3 +272,30 @@ async def test_redis_lost_mid_lease_degrades_to_direct_requests(
     assert a.degraded == 1  # could not store its answer
     assert b.degraded == 1  # fetched directly
     assert len(bm_server.emulator.requests) == 2
+
+
+@pytest.mark.redis
+async def test_a_failed_fetch_releases_its_lease_and_shares_no_error(
+    redis_server: str, bm_clock: VirtualClock
+) -> None:
+    await flushed(redis_server)
+
+    async def never(seconds: float) -> None:
+        raise AssertionError("waited on a lease nobody holds")
+
+    async def boom() -> bytes:
+        raise bm.TransportError("connection reset")
+
+    async with (
+        bm.RedisResultCache(redis_server) as a,
+        bm.RedisResultCache(redis_server, sleep=never) as b,
+    ):
+        with pytest.raises(bm.TransportError):
+            await read_through(a, "k", max_age=60, clock=bm_clock, fetch=boom)
+        # The lease is free again: another replica takes it at once, fetches and shares.
+        assert await b.get("k", max_age=60, now=bm_clock.time()) is None
+        await b.put("k", b"answer", now=bm_clock.time())
+        assert await a.get("k", max_age=60, now=bm_clock.time()) == b"answer"
+        await bm_clock.sleep(61)  # too old for max_age=60: a takes the lease
+        assert await a.get("k", max_age=60, now=bm_clock.time()) is None
+    assert a.degraded == b.degraded == 0
