@@ -40,9 +40,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typing(session: nox.Session) -> None:
-    """mypy --strict on the package and the tests."""
+    """mypy --strict on the package, the tests and the examples."""
     session.install("-e", ".[test]", "mypy>=1.10")
-    session.run("mypy", "--strict", "brightmetrics_async", "tests")
+    session.run("mypy", "--strict", "brightmetrics_async", "tests", "examples")
 
 
 @nox.session(python="3.11")

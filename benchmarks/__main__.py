@@ -14,7 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import bulk, economy, jobs, limiter, memory, sync
+from . import bulk, economy, jobs, limiter, memory, replicas, sync
 from ._harness import Section, machine, table
 
 BENCHMARKS = {
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "economy": economy.run,
     "limiter": limiter.run,
     "sync": sync.run,
+    "replicas": replicas.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

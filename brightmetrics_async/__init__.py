@@ -69,6 +69,10 @@ from ._filters import where as where
 from ._formats import Format as Format
 from ._formats import parse_format as parse_format
 from ._http import Timeouts as Timeouts
+from ._job_keys import JobKeys as JobKeys
+from ._job_keys import JobRecord as JobRecord
+from ._job_keys import SQLiteJobKeys as SQLiteJobKeys
+from ._job_keys_redis import RedisJobKeys as RedisJobKeys
 from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
@@ -92,8 +96,11 @@ from ._pull_items import PullItem as PullItem
 from ._pull_items import PullResult as PullResult
 from ._request import Query as Query
 from ._request import Request as Request
+from ._results import MemoryResultCache as MemoryResultCache
+from ._results import ResultCache as ResultCache
 from ._retry import RetryPolicy as RetryPolicy
 from ._session import Session as Session
+from ._shared_cache import RedisResultCache as RedisResultCache
 from ._timezones import windows_timezone as windows_timezone
 
 __version__ = _version("brightmetrics-async")
@@ -124,6 +131,8 @@ __all__ = [
     "JobError",
     "JobExpired",
     "JobHistory",
+    "JobKeys",
+    "JobRecord",
     "JobState",
     "Journal",
     "JournalEntry",
@@ -131,6 +140,7 @@ __all__ = [
     "Learned",
     "Limits",
     "MemoryBudget",
+    "MemoryResultCache",
     "NotFound",
     "ORDERED_TYPES",
     "Page",
@@ -143,12 +153,16 @@ __all__ = [
     "Query",
     "RateLimited",
     "RedisBudget",
+    "RedisJobKeys",
+    "RedisResultCache",
     "Report",
     "Request",
     "RequestTimeout",
+    "ResultCache",
     "RetryPolicy",
     "RowIterator",
     "SQLiteBudget",
+    "SQLiteJobKeys",
     "Session",
     "SystemClock",
     "TEXT_TYPES",

@@ -25,6 +25,7 @@ __all__ = [
     "check_type",
     "read_body",
     "read_page",
+    "read_page_body",
     "read_result",
     "read_status",
     "read_typed",
@@ -54,8 +55,18 @@ def read_body(limits: Limits) -> Consume[bytes]:
 
 def read_page(limits: Limits) -> Consume[Page]:
     """A JSON page of report rows: ``Limits.page``."""
+    body_of = read_page_body(limits)
 
     def consume(head: Head) -> Flow[Page]:
+        return parse_page((yield from body_of(head)))
+
+    return consume
+
+
+def read_page_body(limits: Limits) -> Consume[bytes]:
+    """A JSON page's body, unparsed (to keep in a result cache, #17): ``Limits.page``."""
+
+    def consume(head: Head) -> Flow[bytes]:
         ctype = head.headers.get("Content-Type")
         if not (ctype is not None and ctype.startswith("application/json")) and not (
             Format.JSON.matches(ctype)
@@ -65,7 +76,7 @@ def read_page(limits: Limits) -> Consume[Page]:
                 f"{head.content_type or 'no Content-Type'}"
             )
         body: bytes = yield Read(limits.page, name="Limits.page")
-        return parse_page(body)
+        return body
 
     return consume
 

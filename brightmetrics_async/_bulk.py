@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from ._clock import Clock
     from ._jobs import Job
+    from ._otel import Telemetry
     from ._pager import PageIterator
     from ._request import Query
 
@@ -63,6 +64,9 @@ class Source(Protocol):
     """What a pull needs of a session (``Session`` is one)."""
 
     clock: Clock
+
+    @property
+    def telemetry(self) -> Telemetry: ...
 
     def pages(self, report: Query, *, start: str | None = None) -> PageIterator: ...
 
@@ -155,7 +159,10 @@ class Pull:
             self._emit(PullEvent("started", index, item))
             counters: Counts = {"pages": 0, "rows": 0, "bytes": 0, "polls": 0}
             try:
-                value = await self._pull(index, item, counters)
+                # The "pull" operation span of this item (issue #17).
+                name = getattr(item.report, "url", item.report)
+                with self._session.telemetry.operating("pull", report=str(name)):
+                    value = await self._pull(index, item, counters)
             except (BrightmetricsError, OSError) as error:
                 token = getattr(error, "token", None)
                 self._emit(PullEvent("failed", index, item, error=error, token=token, **counters))

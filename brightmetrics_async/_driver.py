@@ -16,12 +16,14 @@ from ._budget import Default
 from ._documents import Documents
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
 from ._limits import Meter
+from ._otel import NO_TELEMETRY, Telemetry
 
 if TYPE_CHECKING:
     from ._auth import Auth
     from ._budget import Budget
     from ._clock import Clock
     from ._http import Response, Transport
+    from ._request import Request
 
 __all__ = ["CHUNK", "Driver"]
 
@@ -53,6 +55,8 @@ class Driver:
         self.use_reserve = use_reserve
         self.documents = Documents()
         self.requests_sent = 0
+        #: The observer told about every request sent (#17, ``_otel``); set by the session.
+        self.telemetry: Telemetry = NO_TELEMETRY
 
     @property
     def max_wait(self) -> float | None:
@@ -85,21 +89,11 @@ class Driver:
                             response = None
                         request = command.request
                         what = request.what
+                        asked_at = self.clock.time()
                         await self.budget.acquire(
                             self.account, max_wait=self._max_wait, interactive=interactive
                         )
-                        headers = dict(request.headers)
-                        headers["Authorization"] = self._auth.header()
-                        if debug := log.isEnabledFor(logging.DEBUG):
-                            log.debug("%s %s (%s)", request.method, request.url, request.what)
-                        try:
-                            response = await self.transport.send(
-                                request.method, request.url, headers
-                            )
-                        finally:
-                            self.requests_sent += 1
-                        if debug:
-                            log.debug("%s -> HTTP %d", request.what, response.status)
+                        response = await self._send(request, asked_at)
                         # Redirects are not followed by the transport: the URL that
                         # answered is the URL sent.
                         reply = Head(
@@ -138,6 +132,25 @@ class Driver:
             if response is not None:
                 response.release()
             flow.close()
+
+    async def _send(self, request: Request, asked_at: float) -> Response:
+        """Send ``request`` (its token spent) under the telemetry observer (#17)."""
+        with self.telemetry.request(request.purpose, request.url, method=request.method) as call:
+            call.waited(self.clock.time() - asked_at)
+            await call.read_budget(self.budget, self.account)
+            headers = dict(request.headers)
+            headers["Authorization"] = self._auth.header()
+            call.inject(headers)
+            if debug := log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s (%s)", request.method, request.url, request.what)
+            try:
+                response = await self.transport.send(request.method, request.url, headers)
+            finally:
+                self.requests_sent += 1
+            call.got(response.status)
+            if debug:
+                log.debug("%s -> HTTP %d", request.what, response.status)
+            return response
 
 
 async def _stream(response: Response, command: Stream, what: str) -> int:

@@ -275,7 +275,15 @@ class Job:
                 raise JobError("the result of this job was already read")
             ctx = self._ctx
             flow = wait(ctx.policy, ctx.requests, self._poller, self.format, consume, self._changed)
-            value: T = await ctx.driver.run(flow)
+            telemetry = ctx.driver.telemetry  # the "job.wait" operation span (#17)
+            with telemetry.operating("job.wait", report=self.report):
+                value: T = await ctx.driver.run(flow)
+            telemetry.job_finished(
+                seconds=ctx.driver.clock.time() - self._submitted_at,
+                polls=self.polls,
+                report=self.report,
+                format=self.format.value,
+            )
             return value
         except BrightmetricsError as exc:
             if exc.token is None:
@@ -283,6 +291,7 @@ class Job:
             raise
 
     def _changed(self) -> None:
+        self._ctx.driver.telemetry.poll(self.polls, self.state.value)  # one event a poll (#17)
         for listener in self._listeners:
             listener(self)
 

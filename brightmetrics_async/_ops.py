@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._bodies import read_body, read_page, read_typed, stream_typed
+from ._bodies import read_body, read_page, read_page_body, read_typed, stream_typed
 from ._errors import ConfigurationError, NotFound, UnexpectedResponse
 from ._fetch import Cached, Document, Flow, Policy, Sink, fetch
 from ._filters import prepare_filter
@@ -130,6 +130,14 @@ class Ops:
         """One page of rows at ``url`` (the report URL or a next link, verbatim)."""
         request = self.requests.page(url)
         return (yield from fetch(self.policy, request, read_page(self.policy.limits)))
+
+    def page_body(self, url: str) -> Flow[bytes]:
+        """One page's JSON body at ``url``, unparsed (for the result cache, #17)."""
+        return (
+            yield from fetch(
+                self.policy, self.requests.page(url), read_page_body(self.policy.limits)
+            )
+        )
 
     def download(self, query: Query) -> Flow[bytes]:
         """A non-JSON body in memory, checked to be of the requested type."""

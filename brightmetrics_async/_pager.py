@@ -31,6 +31,7 @@ from ._models import Page
 if TYPE_CHECKING:
     from ._fetch import Flow
     from ._ops import Ops
+    from ._otel import Operation
     from ._request import Query
 
 __all__ = ["PageIterator", "Pager", "RowIterator", "row_typer"]
@@ -87,6 +88,8 @@ class PageIterator:
         ops: Ops,
         query: Query | None = None,
         typed: bool = False,
+        page: Callable[[str], Awaitable[Page]] | None = None,
+        operation: Callable[[], Operation] | None = None,
     ) -> None:
         self._pager = Pager(start)
         self._closed = False
@@ -96,6 +99,11 @@ class PageIterator:
         self._typed = typed
         self._typer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._started = False
+        # #17: ``page`` fetches a page (the result cache's); ``operation`` opens the "rows"
+        # operation span on the first page, ended with the last (or the error).
+        self._page = page
+        self._operation = operation
+        self._op: Operation | None = None
 
     @property
     def pages_read(self) -> int:
@@ -111,6 +119,23 @@ class PageIterator:
         return self
 
     async def __anext__(self) -> Page:
+        if self._operation is None:
+            return await self._next()
+        op = self._op = self._op or self._operation()
+        try:
+            with op.within():
+                page = await self._next()
+            if self._pager.next_url is None:
+                op.end()  # the last page: the operation ends with it
+            return page
+        except StopAsyncIteration:
+            op.end()
+            raise
+        except BaseException as exc:
+            op.end(exc)
+            raise
+
+    async def _next(self) -> Page:
         pager = self._pager
         if not self._started:
             self._started = True
@@ -123,7 +148,10 @@ class PageIterator:
         url = pager.take()
         if url is None:
             raise StopAsyncIteration
-        page: Page = await self._run(self._ops.page(url))
+        if self._page is not None:
+            page: Page = await self._page(url)
+        else:
+            page = await self._run(self._ops.page(url))
         pager.on_page(page)
         if self._typer is not None:
             typer = self._typer
@@ -136,6 +164,8 @@ class PageIterator:
         """Stop: no further request is sent. Pages are read whole, so nothing stays open."""
         self._pager.next_url = None
         self._closed = True
+        if self._op is not None:
+            self._op.end()
 
     async def __aenter__(self) -> PageIterator:
         return self

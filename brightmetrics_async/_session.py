@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -36,18 +36,30 @@ from ._fetch import Policy
 from ._filters import FilterExpr
 from ._formats import Format, format_for_path
 from ._http import Timeouts, Transport
+from ._job_keys import (
+    JobKeys,
+    JobRecord,
+    SQLiteJobKeys,
+    check_job_key,
+    request_fingerprint,
+    submit_once,
+)
 from ._jobs import Job, JobContext
 from ._journal import Journal
 from ._json_array import ArrayWriter, dump_array
 from ._limits import Limits, check_max_bytes, export_meter
-from ._models import BudgetSnapshot, FilterSchema, Report
+from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._ops import Ops
+from ._otel import Telemetry
+from ._otel_setup import telemetry_for
 from ._pager import PageIterator, RowIterator
 from ._poll_policy import JobHistory, PollPolicy
-from ._protocol import check_link, default_account, is_loopback, origin_of
+from ._protocol import check_link, default_account, is_loopback, origin_of, parse_page
 from ._pull_items import PullEvent, PullItem
 from ._request import Query, Request, Requests
+from ._results import MemoryResultCache, ResultCache, result_key
 from ._retry import RetryPolicy
+from ._shared_cache import check_max_age, read_through
 from ._submit import resume_job, submit_job
 from ._validate import check_export_target, check_page_args, check_pull_args, check_session_args
 
@@ -87,6 +99,14 @@ class Session:
     ``use_reserve=True`` makes this an interactive session: its requests may spend the
     budget's ``reserve`` tokens, which other sessions leave alone.
 
+    OpenTelemetry (with the ``otel`` extra installed): spans and metrics go to the global
+    providers unless ``tracer_provider`` / ``meter_provider`` are given; ``telemetry=False``
+    turns them off. No trace context is sent to the service unless ``propagate_trace=True``.
+    ``result_cache`` keeps the answers of ``max_age=`` calls (default: in this session's
+    memory; :class:`RedisResultCache` shares them between replicas); ``job_keys`` records keyed
+    submissions (default: :class:`SQLiteJobKeys` beside the journal; :class:`RedisJobKeys`
+    for several machines). Neither is closed by the session when passed in.
+
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
 
@@ -107,6 +127,12 @@ class Session:
         check_filters: bool = True,
         limits: Limits | None = None,
         use_reserve: bool = False,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        propagate_trace: bool = False,
+        telemetry: bool = True,
+        result_cache: ResultCache | None = None,
+        job_keys: JobKeys | None = None,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -150,6 +176,20 @@ class Session:
         self._jobs = JobContext(
             self._driver, policy, self._requests, self.poll_policy, self.job_history
         )
+        # -- #17: telemetry, the result cache of max_age= calls, job keys --------------------
+        self._driver.telemetry = telemetry_for(
+            base_url=base,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            propagate=propagate_trace,
+            enabled=telemetry,
+        )
+        self._results: ResultCache = result_cache or MemoryResultCache()
+        self._job_keys = job_keys  # the default file opens on first use
+        self._owns_job_keys = job_keys is None
+        # A claim outlives the longest the claimer's submission may wait for a token.
+        limit = self._driver.max_wait
+        self._claim_timeout = 3600.0 if limit is None else float(limit) + 120.0
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r}, account={self.account!r})"
@@ -169,6 +209,8 @@ class Session:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
         try:
             await self._transport.aclose()
+            if self._owns_job_keys and self._job_keys is not None:  # #17
+                await self._job_keys.aclose()
         finally:
             if self._owns_budget:
                 await self.budget.aclose()
@@ -177,6 +219,11 @@ class Session:
     def requests_sent(self) -> int:
         """Requests this session has sent (each one spent a budget token)."""
         return self._driver.requests_sent
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """The OpenTelemetry observer of this session's requests (#17; a no-op without otel)."""
+        return self._driver.telemetry
 
     @property
     def aiohttp_session(self) -> aiohttp.ClientSession | None:
@@ -261,19 +308,32 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> PageIterator:
         """Iterate the report's JSON pages, following ``@odata.nextLink`` verbatim.
 
         ``start`` continues from a checkpoint (a next link saved from ``PageIterator.checkpoint``)
         without re-reading earlier pages. ``typed=True`` converts DateTimeOffset and numeric
-        columns using the root ``$metadata``. Raises ``TypeError`` at the call for a ``start``
-        that is not a str, a ``typed`` that is not a bool or a ``check`` not None or a bool.
+        columns using the root ``$metadata``. ``max_age`` (seconds): a page received within
+        that age is served from the ``result_cache`` without a request (shared by every
+        replica with :class:`RedisResultCache`); concurrent identical pulls share one.
+        Raises ``TypeError`` at the call for a ``start`` that is not a str, a ``typed`` that is
+        not a bool or a ``check`` not None or a bool.
         """
         check_page_args(start=start, typed=typed, check=check)
         q = self.query(report, filter=filter, timezone=timezone, check=check)
+        age = None if max_age is None else check_max_age(max_age)
         if start is not None:
             check_link(start, self.base_url, what="checkpoint")
-        return PageIterator(start, run=self._driver.run, ops=self._ops, query=q, typed=typed)
+        return PageIterator(
+            start,
+            run=self._driver.run,
+            ops=self._ops,
+            query=q,
+            typed=typed,
+            page=None if age is None else lambda url: self._cached_page(url, age),
+            operation=lambda: self._driver.telemetry.operation("rows", report=_ref_name(q)),
+        )
 
     def rows(
         self,
@@ -284,11 +344,18 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> RowIterator:
-        """Every row of every page, in order (see :meth:`pages`)."""
+        """Every row of every page, in order (see :meth:`pages`, and its ``max_age``)."""
         return RowIterator(
             self.pages(
-                report, filter=filter, timezone=timezone, typed=typed, start=start, check=check
+                report,
+                filter=filter,
+                timezone=timezone,
+                typed=typed,
+                start=start,
+                check=check,
+                max_age=max_age,
             )
         )
 
@@ -300,16 +367,28 @@ class Session:
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> bytes:
         """The report in one format, in memory. JSON gives one array of every page's rows.
 
+        ``max_age`` serves an answer received within that many seconds (see :meth:`pages`).
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
+        age = None if max_age is None else check_max_age(max_age)
         if q.format is Format.JSON:
-            return dump_array([row async for row in self.rows(q)])
-        body: bytes = await self._driver.run(self._ops.download(q))
-        return body
+            return dump_array([row async for row in self.rows(q, max_age=age)])
+
+        async def send() -> bytes:
+            with self._driver.telemetry.operating("download", report=_ref_name(q)):  # #17
+                body: bytes = await self._driver.run(self._ops.download(q))
+            return body
+
+        if age is None:
+            return await send()
+        request = await self.request(q)  # #17: the result cache
+        key = result_key(self._result_scope(), request.url, dict(request.headers))
+        return await read_through(self._results, key, max_age=age, clock=self.clock, fetch=send)
 
     async def export(
         self,
@@ -351,7 +430,10 @@ class Session:
                         meter.add(out.bytes_written - meter.total)
                 writer.finish()
                 return out.commit()
-        with AtomicFile(target) as out:
+        with (
+            AtomicFile(target) as out,
+            self._driver.telemetry.operating("export", report=_ref_name(q)),  # #17
+        ):
             await self._driver.run(self._ops.export(q, out, progress, max_bytes))
             return out.commit()
 
@@ -365,15 +447,40 @@ class Session:
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
+        key: str | None = None,
     ) -> Job:
         """Start an asynchronous export (``Prefer: respond-async``) and return its :class:`Job`.
 
-        Local checks (format, filter, time zone) run first and spend no request.
+        With ``key`` the job is started once per key and account, across processes and
+        restarts (``job_keys=``, default a SQLite file beside the journal): a live job recorded
+        under the key is resumed instead (no request), and a finished one within its hour is
+        fetched again by ``result()`` with one request.
+
+        Local checks (key, format, filter, time zone) run first and spend no request.
+        Raises :class:`ConfigurationError` for a key that is not a str of 1-200 characters,
+        or one recorded for another request.
         """
+        if key is not None:
+            check_job_key(key)
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         request = await self._driver.run(self._ops.data_request(q, "submit"))
         rep = await self.report(q.report)
-        return await submit_job(self._jobs, request, report=rep.url, format=q.format)
+
+        async def start() -> Job:
+            return await submit_job(self._jobs, request, report=rep.url, format=q.format)
+
+        if key is None:
+            return await start()
+        return await submit_once(  # #17: one job per key
+            self._keys(),
+            key,
+            scope=self._job_scope(),
+            request=request_fingerprint(request.url, q.format.value),
+            clock=self.clock,
+            start=start,
+            resume=self.resume,
+            claim_timeout=self._claim_timeout,
+        )
 
     def estimate(
         self,
@@ -439,3 +546,41 @@ class Session:
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
         return resume_job(self._jobs, token)
+
+    # -- #17: keyed jobs and the result cache ----------------------------------------------
+
+    async def jobs(self) -> list[JobRecord]:
+        """The keyed jobs recorded for this account and service that are still live
+        (within their hour); ``await s.resume(record.token)`` continues one. No request."""
+        return await self._keys().live(self._job_scope(), now=self.clock.time())
+
+    def _keys(self) -> JobKeys:
+        if self._job_keys is None:
+            self._job_keys = SQLiteJobKeys()
+        return self._job_keys
+
+    def _job_scope(self) -> str:
+        return f"{self.account}\n{self.base_url}"
+
+    def _result_scope(self) -> str:
+        return f"{self.account}|{self.base_url}"
+
+    async def _cached_page(self, url: str, max_age: float) -> Page:
+        """A page from the result cache when young enough, else fetched (and kept)."""
+        request = self._requests.page(url)
+        key = result_key(self._result_scope(), url, dict(request.headers))
+
+        async def fetch() -> bytes:
+            body: bytes = await self._driver.run(self._ops.page_body(url))
+            return body
+
+        body = await read_through(
+            self._results, key, max_age=max_age, clock=self.clock, fetch=fetch
+        )
+        return parse_page(body)
+
+
+def _ref_name(query: Query) -> str:
+    """What names a report in telemetry: its GUID when known, else what the caller gave."""
+    report = query.report
+    return report.url if isinstance(report, Report) else report
