@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -87,6 +88,11 @@ class SQLiteFile:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = self._open()
+            # A store dropped without close() (a budget handed to a short-lived helper, a store
+            # whose file was replaced and refused) must not keep its file handle until the
+            # interpreter exits (Python 3.13 warns of such connections). The connection allows
+            # any thread, and closing a closed connection does nothing.
+            weakref.finalize(self, self._conn.close)
             try:
                 self._opened = self.path.absolute()
                 self._identity = _identity(self._opened)

@@ -4,6 +4,7 @@ SQLite file deleted or replaced under a running process is refused."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ DAY = 86400.0
 
 
 def rows_of(path: Path) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return conn.execute("SELECT account, at_us FROM spent ORDER BY rowid").fetchall()
 
 
