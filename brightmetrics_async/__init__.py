@@ -61,6 +61,11 @@ from ._jobs import Job as Job
 from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
+from ._knowledge import KnowledgeStore as KnowledgeStore
+from ._knowledge import MemoryKnowledge as MemoryKnowledge
+from ._knowledge import RedisKnowledge as RedisKnowledge
+from ._knowledge import SQLiteKnowledge as SQLiteKnowledge
+from ._knowledge import default_knowledge_path as default_knowledge_path
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -107,7 +112,9 @@ __all__ = [
     "JobState",
     "Journal",
     "JournalEntry",
+    "KnowledgeStore",
     "MemoryBudget",
+    "MemoryKnowledge",
     "NotFound",
     "Page",
     "PageIterator",
@@ -118,11 +125,13 @@ __all__ = [
     "PullResult",
     "RateLimited",
     "RedisBudget",
+    "RedisKnowledge",
     "Report",
     "RequestTimeout",
     "RetryPolicy",
     "RowIterator",
     "SQLiteBudget",
+    "SQLiteKnowledge",
     "Session",
     "SystemClock",
     "Timeouts",
@@ -134,6 +143,7 @@ __all__ = [
     "cost_table",
     "default_budget_path",
     "default_journal_path",
+    "default_knowledge_path",
     "eq",
     "estimate_requests",
     "ge",

@@ -151,6 +151,7 @@ class Pull:
     ) -> list[dict[str, Any]] | bytes | Path:
         s = self._session
         kw: dict[str, Any] = {"filter": item.filter, "timezone": item.timezone}
+        item = await s.choose_way(item)  # #12: use_async=None -> the cheaper way
         key, entry = await self._journal_start(item)
         if key is not None and entry is not None and entry.state == "done":
             assert item.path is not None

@@ -18,6 +18,11 @@ protocol and this library's caching:
   of ``job_seconds`` (or the duration learned in ``history``), see
   :meth:`PollPolicy.predict_polls`. The result comes with the poll that sees it finished.
 
+With ``learned`` (:meth:`Session.learned`: the knowledge store's snapshot, no request) the
+cached documents count 0, page counts and job durations learned by earlier runs replace the
+assumptions, and an item left to choose (``use_async=None``) is counted the cheaper way, as a
+bulk pull will run it.
+
 Not counted, and said so in :attr:`Estimate.notes`: retries of transient failures (each
 also spends a request) and requests other processes of the account make meanwhile.
 """
@@ -32,6 +37,7 @@ import attrs
 
 from ._errors import ConfigurationError
 from ._formats import Format
+from ._knowledge._plan import ItemKnowledge, Learned, cheaper_async, job_cost
 from ._models import Report
 from ._poll_policy import JobHistory, PollPolicy
 from ._pull_items import PullItem
@@ -133,6 +139,7 @@ def estimate_requests(
     job_seconds: float = DEFAULT_JOB_SECONDS,
     retry_after: float = DEFAULT_RETRY_AFTER,
     history: JobHistory | None = None,
+    learned: Learned | None = None,
 ) -> Estimate:
     """Estimate the requests pulling ``items`` costs (see the module docstring for the rules).
 
@@ -141,6 +148,7 @@ def estimate_requests(
     service document, the filter schemas and the columns. ``typed_items``: the indices of
     items whose rows are typed with the root ``$metadata`` (parquet). ``history`` (e.g.
     ``session.job_history``) supplies learned job durations, keyed as the jobs record them.
+    ``learned`` (``await session.learned(items)``) supplies what the knowledge store knows.
 
     Raises :class:`ConfigurationError` for ``default_pages < 1`` or a negative or non-finite
     ``job_seconds``.
@@ -157,14 +165,25 @@ def estimate_requests(
     by_name = False
     for index, raw in enumerate(items):
         item = raw if isinstance(raw, PullItem) else PullItem(raw)
+        info = learned.item(index) if learned is not None else ItemKnowledge()
         key, resolve, named = _report_key(item.report)
         by_name = by_name or resolve
         # Session.columns() resolves a bare GUID through the service document.
         needs_service_doc = needs_service_doc or (index in typed and not named)
-        if item.filter is not None and str(item.filter).strip():
+        if item.filter is not None and str(item.filter).strip() and not info.filters_cached:
             filtered.add(key)
-        label = f"{item.name} ({item.format.value}{', async' if item.use_async else ''})"
-        if item.use_async:
+        use_async = cheaper_async(item, info, policy)
+        label = f"{item.name} ({item.format.value}{', async' if use_async else ''})"
+        if use_async and info.durations:
+            requests, seconds, _ = job_cost(
+                info.durations, policy, job_seconds=job_seconds, retry_after=retry_after
+            )
+            detail = f"1 submission + {requests - 1} polls (learned: about {seconds:g} s)"
+            costs.append(ItemCost(index, label, "job", requests, detail))
+        elif info.pages is not None and not use_async and item.format is Format.JSON:
+            detail = "1 per page; pages known from an earlier run"
+            costs.append(ItemCost(index, label, "pages", info.pages, detail))
+        elif use_async:
             expected = history.expected(f"{key}|{item.format.value}") if history else None
             polls = policy.predict_polls(job_seconds, retry_after=retry_after, expected=expected)
             seconds = expected if expected is not None and policy.learn else job_seconds
@@ -175,9 +194,10 @@ def estimate_requests(
             costs.append(ItemCost(index, label, "pages", pages, f"1 per page; {why}"))
         else:
             costs.append(ItemCost(index, label, "download", 1, "one request"))
-    service = 0 if cached_metadata else int(by_name or needs_service_doc)
+    known_docs = learned is not None and learned.service_cached
+    service = 0 if cached_metadata or known_docs else int(by_name or needs_service_doc)
     filters = 0 if cached_metadata else len(filtered)
-    columns = int(bool(typed) and not cached_metadata)
+    columns = int(bool(typed) and not cached_metadata and not (learned and learned.root_cached))
     notes = [
         "retries of transient failures are not counted (each spends a request too)",
         "other users and processes of the account spend the same budget meanwhile",
@@ -187,7 +207,7 @@ def estimate_requests(
             f"a JSON pull of unknown size is counted as {default_pages} pages "
             "(summaries take 1; detail reports one per time slice)"
         )
-    if any(c.kind == "job" for c in costs):
+    if any(c.kind == "job" and "learned" not in c.detail for c in costs):
         notes.append(
             f"jobs are assumed to take {job_seconds:g} s with Retry-After {retry_after:g} s "
             "unless a duration was learned"

@@ -42,6 +42,7 @@ class PageIterator:
         prepare: Callable[[], Awaitable[str]] | None = None,
         convert: Callable[[], Awaitable[Callable[[dict[str, Any]], dict[str, Any]] | None]]
         | None = None,
+        on_end: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._next: str | None = first_url
         self._closed = False
@@ -52,6 +53,7 @@ class PageIterator:
         self._seen: set[bytes] = set()
         self._started = False
         self.pages_read = 0
+        self._on_end = on_end
 
     @property
     def checkpoint(self) -> str | None:
@@ -80,6 +82,8 @@ class PageIterator:
         page = await self._fetch(url)
         self.pages_read += 1
         self._next = page.next_link
+        if page.next_link is None and self._on_end is not None:
+            await self._on_end(self.pages_read)  # #12: the whole pull's page count
         if self._typer is not None:
             typer = self._typer
             page = Page(

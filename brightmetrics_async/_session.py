@@ -3,20 +3,23 @@
 The constructor does nothing but check its arguments: no connection, task or event-loop binding
 happens until the first request (or ``async with``). Every request goes through ``HttpClient``,
 which spends the account's budget first. The service document, filter schemas and the root
-``$metadata`` are cached for the life of the session, so resolving a title or checking a filter
-costs a request once.
+``$metadata`` are cached for the life of the session and, with a knowledge store (``cache=``,
+the default), across sessions and processes for ``cache_max_age``: resolving a title or
+checking a filter costs a request once a day. The store also keeps learned job durations and
+page counts (``_knowledge``); each use is a one-line hook marked ``#12``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
+import attrs
 
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
@@ -24,16 +27,19 @@ from ._bodies import check_type, read_body, read_page, stream_to
 from ._budget import DEFAULT, Budget, Default, SQLiteBudget
 from ._bulk import Pull
 from ._clock import Clock, SystemClock
-from ._errors import ConfigurationError, NotFound, UnexpectedResponse
+from ._errors import ApiError, ConfigurationError, NotFound, UnexpectedResponse
 from ._filters import FilterExpr, prepare_filter
 from ._formats import Format, parse_format
 from ._http import HttpClient, Response, Timeouts
 from ._jobs import Job
 from ._journal import Journal
+from ._knowledge import DEFAULT_MAX_AGE, Knowledge, KnowledgeStore, SQLiteKnowledge
+from ._knowledge._learner import ROOT, SERVICE, LearnedHistory, Learner, filters_key
+from ._knowledge._plan import Learned, cheaper_async
 from ._metadata import parse_filter_metadata, parse_root_metadata
 from ._models import BudgetSnapshot, FilterSchema, Page, Report
 from ._pager import PageIterator, RowIterator, row_typer
-from ._poll_policy import JobHistory, PollPolicy
+from ._poll_policy import PollPolicy
 from ._protocol import (
     default_account,
     guid_of,
@@ -60,6 +66,7 @@ DEFAULT_BASE_URL = "https://webapp.brightmetrics.com/OData.ashx"
 DEFAULT_MAX_WAIT = 300.0
 ReportRef = Report | str
 FilterArg = str | FilterExpr | None
+T = TypeVar("T")
 
 
 class Session:
@@ -77,7 +84,10 @@ class Session:
     ``aiohttp.ClientSession`` (not closed by this object; note that aiohttp may silently
     resend a request once on a dropped pooled connection, a request the budget cannot see -
     sessions created here switch that off). ``format_via="query"`` sends ``$format`` instead
-    of ``Accept``.
+    of ``Accept``. ``cache`` is the knowledge store (default: a :class:`SQLiteKnowledge`
+    file beside the default budget's, shared by every session and process of the account;
+    ``None``: remember nothing across sessions); its documents are used for
+    ``cache_max_age`` seconds (24 h), and :meth:`refresh_cache` fetches them again.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -97,6 +107,8 @@ class Session:
         poll_policy: PollPolicy | None = None,
         format_via: Literal["header", "query"] = "header",
         check_filters: bool = True,
+        cache: KnowledgeStore | Default | None = DEFAULT,
+        cache_max_age: float = DEFAULT_MAX_AGE,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -130,7 +142,15 @@ class Session:
             session=session,
         )
         self.poll_policy = poll_policy or PollPolicy()
-        self.job_history = JobHistory()
+        if cache is not None and not isinstance(cache, (KnowledgeStore, Default)):
+            raise TypeError("cache must be a KnowledgeStore, None or left out")
+        self._owns_cache = isinstance(cache, Default)
+        store = SQLiteKnowledge() if isinstance(cache, Default) else cache
+        self.knowledge = Knowledge(
+            store, scope=f"{self.account}|{base}", clock=self.clock, max_age=cache_max_age
+        )
+        self.job_history = LearnedHistory()
+        self._learner = Learner(self.knowledge, self.job_history)  # #12
         self._reports: list[Report] | None = None
         self._schemas: dict[str, FilterSchema] = {}
         self._columns: dict[str, dict[str, str]] | None = None
@@ -154,8 +174,11 @@ class Session:
     async def aclose(self) -> None:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
         try:
+            await self._learner.flush()  # #12: durations learned in this session
             await self._http.aclose()
         finally:
+            if self._owns_cache and self.knowledge.store is not None:
+                await self.knowledge.store.aclose()
             if self._owns_budget:
                 await self.budget.aclose()
 
@@ -169,6 +192,12 @@ class Session:
         """The transport (for the job and bulk layers of this package)."""
         return self._http
 
+    def refresh_cache(self) -> None:
+        """Fetch the service document and ``$metadata`` again on next use (no request now)."""
+        self.knowledge.refresh()
+        self._reports, self._columns = None, None
+        self._schemas.clear()
+
     async def budget_status(self) -> BudgetSnapshot:
         """A frozen snapshot of this account's budget: remaining, next free time, spent."""
         return await self.budget.snapshot(self.account)
@@ -176,11 +205,15 @@ class Session:
     # -- discovery ---------------------------------------------------------------------
 
     async def reports(self) -> list[Report]:
-        """The saved reports of the service document (fetched once per session)."""
+        """The saved reports of the service document (fetched once per session, or from the
+        knowledge store while fresh)."""
         async with self._lock:
             if self._reports is None:
-                body = await self._http.fetch(self.base_url, read_body, what="service document")
-                self._reports = parse_service_document(body)
+                self._reports = await self._learner.document(  # #12
+                    SERVICE,
+                    lambda: self._http.fetch(self.base_url, read_body, what="service document"),
+                    parse_service_document,
+                )
         return list(self._reports)
 
     async def report(self, ref: ReportRef) -> Report:
@@ -211,8 +244,11 @@ class Session:
             schema = self._schemas.get(rep.url)
             if schema is None:
                 url = f"{self.base_url}/{rep.url}/$metadata"
-                body = await self._http.fetch(url, read_body, what="filter metadata")
-                schema = self._schemas[rep.url] = parse_filter_metadata(body)
+                schema = self._schemas[rep.url] = await self._learner.document(  # #12
+                    filters_key(rep.url),
+                    lambda: self._http.fetch(url, read_body, what="filter metadata"),
+                    parse_filter_metadata,
+                )
         return schema
 
     async def columns(self, report: ReportRef) -> Mapping[str, str]:
@@ -223,8 +259,11 @@ class Session:
         async with self._meta_lock:
             if self._columns is None:
                 url = f"{self.base_url}/$metadata"
-                body = await self._http.fetch(url, read_body, what="service metadata")
-                self._columns = parse_root_metadata(body)
+                self._columns = await self._learner.document(  # #12
+                    ROOT,
+                    lambda: self._http.fetch(url, read_body, what="service metadata"),
+                    parse_root_metadata,
+                )
         try:
             return self._columns[rep.name]
         except KeyError:
@@ -270,6 +309,40 @@ class Session:
     def _check(self, check: bool | None) -> bool:
         return self._check_filters if check is None else check
 
+    async def _send(
+        self,
+        report: ReportRef,
+        send: Callable[[str, dict[str, str], Format], Awaitable[T]],
+        **query: Any,
+    ) -> T:
+        """``send(*data_url(report, **query))``, once more when the answer proves a stored
+        document wrong (#12: see :meth:`_recheck`)."""
+        url, headers, fmt = await self.data_url(report, **query)
+        try:
+            return await send(url, headers, fmt)
+        except ApiError as error:
+            again = await self._recheck(report, error, url, **query)
+            if again is None:
+                raise
+            return await send(*again)
+
+    async def _recheck(
+        self, report: ReportRef, error: ApiError, url: str, **query: Any
+    ) -> tuple[str, dict[str, str], Format] | None:
+        """After a 404/400, drop the stored document it contradicts, fetch it again and
+        rebuild the request; None when nothing was dropped or the request would not change
+        (a filter the fresh schema refuses raises :class:`FilterError` here)."""
+        rep = await self.report(report)
+        key = await self._learner.contradicted(error, rep.url, filtered=bool(query.get("filter")))
+        if not key:
+            return None
+        if key == SERVICE:
+            self._reports = None
+        else:
+            self._schemas.pop(rep.url, None)
+        again = await self.data_url(report, **query)
+        return again if again[0] != url else None
+
     def pages(
         self,
         report: ReportRef,
@@ -287,20 +360,42 @@ class Session:
         columns using the root ``$metadata``.
         """
 
+        query: dict[str, Any] = {"filter": filter, "timezone": timezone, "check": check}
+        first: list[str] = []
+
         async def prepare() -> str:
-            url, _, _ = await self.data_url(report, filter=filter, timezone=timezone, check=check)
+            url, _, _ = await self.data_url(report, **query)
+            first.append(url)
             return url
 
-        async def fetch(url: str) -> Page:
+        async def get(url: str) -> Page:
             headers = {"Accept": "application/json"}
             return await self._http.fetch(url, read_page, what="report page", headers=headers)
+
+        async def fetch(url: str) -> Page:
+            try:
+                return await get(url)
+            except ApiError as error:
+                if first != [url]:
+                    raise
+                first.clear()  # #12: the first page may be re-sent once, never more
+                again = await self._recheck(report, error, url, **query)
+                if again is None:
+                    raise
+                return await get(again[0])
+
+        async def ended(pages: int) -> None:  # #12: learn the page count of a whole pull
+            rep = await self.report(report)
+            await self._learner.pages_done(rep.url, _filter_text(filter), pages)
 
         async def convert() -> Callable[[dict[str, Any]], dict[str, Any]] | None:
             return row_typer(await self.columns(report)) if typed else None
 
         if start is not None:
             require_same_origin(start, self.base_url, what="checkpoint")
-        return PageIterator(start, fetch, prepare=prepare, convert=convert)
+        return PageIterator(
+            start, fetch, prepare=prepare, convert=convert, on_end=ended if start is None else None
+        )
 
     def rows(
         self,
@@ -339,15 +434,19 @@ class Session:
                 async for row in self.rows(report, filter=filter, timezone=timezone, check=check)
             ]
             return json.dumps(rows, ensure_ascii=False).encode()
-        url, headers, _ = await self.data_url(
-            report, filter=filter, timezone=timezone, format=fmt, check=check
-        )
 
         async def consume(resp: Response) -> bytes:
             check_type(resp, fmt)
             return await resp.read()
 
-        return await self._http.fetch(url, consume, what=f"{fmt.value} download", headers=headers)
+        async def send(url: str, headers: dict[str, str], _: Format) -> bytes:
+            return await self._http.fetch(
+                url, consume, what=f"{fmt.value} download", headers=headers
+            )
+
+        return await self._send(
+            report, send, filter=filter, timezone=timezone, format=fmt, check=check
+        )
 
     async def export(
         self,
@@ -379,15 +478,18 @@ class Session:
                         first = False
                 out.write(b"]\n")
                 return out.commit()
-        url, headers, _ = await self.data_url(
-            report, filter=filter, timezone=timezone, format=fmt, check=check
-        )
         with AtomicFile(target) as out:
-            await self._http.fetch(
-                url,
-                lambda resp: stream_to(resp, out, fmt, progress),
-                what=f"{fmt.value} export",
-                headers=headers,
+
+            async def send(url: str, headers: dict[str, str], _: Format) -> None:
+                await self._http.fetch(
+                    url,
+                    lambda resp: stream_to(resp, out, fmt, progress),
+                    what=f"{fmt.value} export",
+                    headers=headers,
+                )
+
+            await self._send(
+                report, send, filter=filter, timezone=timezone, format=fmt, check=check
             )
             return out.commit()
 
@@ -406,18 +508,24 @@ class Session:
 
         Local checks (format, filter, time zone) run first and spend no request.
         """
-        url, headers, fmt = await self.data_url(
-            report, filter=filter, timezone=timezone, format=format, check=check
-        )
+        fmt = parse_format(format)
         rep = await self.report(report)
-        return await submit_job(
-            self._http,
-            url,
-            headers,
-            report=rep.url,
-            format=fmt,
-            policy=self.poll_policy,
-            history=self.job_history,
+        key = await self._learner.job_key(rep.url, fmt.value, _filter_text(filter))  # #12
+
+        async def send(url: str, headers: dict[str, str], fmt: Format) -> Job:
+            return await submit_job(
+                self._http,
+                url,
+                headers,
+                report=rep.url,
+                format=fmt,
+                policy=self.poll_policy,
+                history=self.job_history,
+                history_key=key,
+            )
+
+        return await self._send(
+            report, send, filter=filter, timezone=timezone, format=fmt, check=check
         )
 
     def pull_many(
@@ -439,9 +547,29 @@ class Session:
         normal = [i if isinstance(i, PullItem) else PullItem(i) for i in items]
         return Pull(self, normal, concurrency=concurrency, on_event=on_event, journal=journal)
 
+    async def learned(self, items: Sequence[PullItem | ReportRef]) -> Learned:
+        """What the knowledge store and this session know of ``items``, for
+        :func:`estimate_requests` (``learned=``); no request is sent."""
+        return await self._learner.snapshot(
+            items, reports=self._reports, schemas=self._schemas, root_known=bool(self._columns)
+        )
+
+    async def choose_way(self, item: PullItem) -> PullItem:
+        """``item`` with ``use_async`` decided: as given, else the way predicted to cost
+        fewer requests (paging while its page count is unknown); no request is sent."""
+        if item.use_async is not None:
+            return item
+        known = (await self.learned([item])).item(0)
+        return attrs.evolve(item, use_async=cheaper_async(item, known, self.poll_policy))
+
     async def resume(self, token: str) -> Job:
         """Rebuild a :class:`Job` from its token (e.g. in another process); no request is sent.
 
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
         return resume_job(self._http, token, policy=self.poll_policy, history=self.job_history)
+
+
+def _filter_text(filter: FilterArg) -> str | None:  # noqa: A002
+    """The filter as text (unchecked), for the knowledge store's keys."""
+    return None if filter is None else str(filter)

@@ -27,6 +27,7 @@ async def submit_job(
     format: Format,  # noqa: A002
     policy: PollPolicy,
     history: JobHistory,
+    history_key: str | None = None,
 ) -> Job:
     """Send a data request with ``Prefer: respond-async`` and return the :class:`Job`.
 
@@ -58,6 +59,7 @@ async def submit_job(
             retry_after=accepted.retry_after,
             policy=policy,
             history=history,
+            history_key=history_key,
         )
 
     # Not idempotent: a retry after the server may have accepted it would start a second job.

@@ -167,7 +167,14 @@ def test_cost_table_rows_match_predictions() -> None:
     for row in rows:
         assert row.polls == policy.predict_polls(row.duration, retry_after=5)
         assert row.naive_polls == PollPolicy.naive().predict_polls(row.duration, retry_after=5)
-        assert tuple(row) == (row.duration, row.polls, row.naive_polls)
+        assert tuple(row) == (
+            row.duration,
+            row.polls,
+            row.naive_polls,
+            row.learned_polls,
+            row.stable_polls,
+        )
+        assert row.learned_polls == policy.predict_polls(row.duration, expected=row.duration)
 
 
 def test_eager_spends_more_to_finish_sooner() -> None:
