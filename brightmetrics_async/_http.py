@@ -23,6 +23,7 @@ aiohttp exceptions are converted to ours here and only here.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -47,6 +48,7 @@ from ._errors import (
 from ._protocol import error_for_status, is_loopback, origin_of, require_same_origin
 from ._retry import RetryPolicy
 from ._retry_after import parse_retry_after
+from ._singleflight import flights
 
 if TYPE_CHECKING:
     from ._auth import Auth
@@ -249,12 +251,24 @@ class HttpClient:
         ok: Collection[int] = (200,),
         idempotent: bool = True,
         interactive: bool = False,
+        shared: bool = False,
     ) -> T:
         """Send a GET to ``url`` (verbatim, never re-encoded) and return ``consume(response)``.
+
+        ``shared=True`` (documents, pages): a concurrent identical request of this process
+        (same URL, headers, credential and ``consume``) is not sent twice; both get its answer.
 
         Raises :class:`UnsafeLink`, :class:`BudgetExhausted`, :class:`ApiError` subclasses,
         :class:`TransportError` or what ``consume`` raises.
         """
+        if shared and idempotent:  # #12: identical concurrent GETs share one request
+            key = (url, tuple(sorted((headers or {}).items())), self._credential(), consume, *ok)
+            return await flights().do(
+                key,
+                lambda: self.fetch(
+                    url, consume, what=what, headers=headers, ok=ok, interactive=interactive
+                ),
+            )
         attempt, waited = 1, 0.0
         while True:
             try:
@@ -276,6 +290,10 @@ class HttpClient:
                 log.debug("%s: %s; retry %d in %.1fs", what, error.message, attempt, delay)
                 await self.clock.sleep(delay)
                 attempt, waited = attempt + 1, waited + delay
+
+    def _credential(self) -> str:
+        """A digest of the credential: requests of other credentials never share an answer."""
+        return hashlib.sha256(self._auth.header().encode()).hexdigest()
 
     def _check_block(self, error: RateLimited, retry_after: float | None) -> None:
         wait = 60.0 if retry_after is None else retry_after

@@ -44,11 +44,13 @@ from ._protocol import (
     default_account,
     guid_of,
     origin_of,
+    parse_page,
     parse_service_document,
     require_same_origin,
     resolve_report,
 )
 from ._pull_items import PullEvent, PullItem
+from ._results import ResultCache, result_key, shared_results
 from ._retry import RetryPolicy
 from ._submit import resume_job, submit_job
 from ._timezones import windows_timezone
@@ -88,6 +90,8 @@ class Session:
     file beside the default budget's, shared by every session and process of the account;
     ``None``: remember nothing across sessions); its documents are used for
     ``cache_max_age`` seconds (24 h), and :meth:`refresh_cache` fetches them again.
+    ``results`` keeps responses for calls that pass ``max_age=`` (default: one memory cache
+    shared by the sessions of this process).
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -109,6 +113,7 @@ class Session:
         check_filters: bool = True,
         cache: KnowledgeStore | Default | None = DEFAULT,
         cache_max_age: float = DEFAULT_MAX_AGE,
+        results: ResultCache | None = None,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -151,6 +156,7 @@ class Session:
         )
         self.job_history = LearnedHistory()
         self._learner = Learner(self.knowledge, self.job_history)  # #12
+        self.results: ResultCache = results if results is not None else shared_results()
         self._reports: list[Report] | None = None
         self._schemas: dict[str, FilterSchema] = {}
         self._columns: dict[str, dict[str, str]] | None = None
@@ -211,7 +217,9 @@ class Session:
             if self._reports is None:
                 self._reports = await self._learner.document(  # #12
                     SERVICE,
-                    lambda: self._http.fetch(self.base_url, read_body, what="service document"),
+                    lambda: self._http.fetch(
+                        self.base_url, read_body, what="service document", shared=True
+                    ),
                     parse_service_document,
                 )
         return list(self._reports)
@@ -246,7 +254,7 @@ class Session:
                 url = f"{self.base_url}/{rep.url}/$metadata"
                 schema = self._schemas[rep.url] = await self._learner.document(  # #12
                     filters_key(rep.url),
-                    lambda: self._http.fetch(url, read_body, what="filter metadata"),
+                    lambda: self._http.fetch(url, read_body, what="filter metadata", shared=True),
                     parse_filter_metadata,
                 )
         return schema
@@ -261,7 +269,7 @@ class Session:
                 url = f"{self.base_url}/$metadata"
                 self._columns = await self._learner.document(  # #12
                     ROOT,
-                    lambda: self._http.fetch(url, read_body, what="service metadata"),
+                    lambda: self._http.fetch(url, read_body, what="service metadata", shared=True),
                     parse_root_metadata,
                 )
         try:
@@ -309,6 +317,24 @@ class Session:
     def _check(self, check: bool | None) -> bool:
         return self._check_filters if check is None else check
 
+    async def _result(
+        self, url: str, headers: dict[str, str], max_age: float, fmt: Format
+    ) -> bytes:
+        """#12: the body of a GET from the result cache when young enough, else fetched (and
+        kept there)."""
+        key = result_key(self.knowledge.scope, url, headers)
+        body = await self.results.get(key, max_age=max_age, now=self.clock.time())
+        if body is None:
+
+            async def consume(resp: Response) -> bytes:
+                check_type(resp, fmt)
+                return await resp.read()
+
+            what = "report page" if fmt is Format.JSON else f"{fmt.value} download"
+            body = await self._http.fetch(url, consume, what=what, headers=headers, shared=True)
+            await self.results.put(key, body, now=self.clock.time())
+        return body
+
     async def _send(
         self,
         report: ReportRef,
@@ -352,13 +378,17 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> PageIterator:
         """Iterate the report's JSON pages, following ``@odata.nextLink`` verbatim.
 
         ``start`` continues from a checkpoint (a next link saved from ``PageIterator.checkpoint``)
         without re-reading earlier pages. ``typed=True`` converts DateTimeOffset and numeric
-        columns using the root ``$metadata``.
+        columns using the root ``$metadata``. ``max_age``: a page received at most that many
+        seconds ago (by any session of this process, see ``results``) is served again
+        without a request.
         """
+        _check_max_age(max_age)
 
         query: dict[str, Any] = {"filter": filter, "timezone": timezone, "check": check}
         first: list[str] = []
@@ -370,7 +400,11 @@ class Session:
 
         async def get(url: str) -> Page:
             headers = {"Accept": "application/json"}
-            return await self._http.fetch(url, read_page, what="report page", headers=headers)
+            if max_age is not None:  # #12: the result cache
+                return parse_page(await self._result(url, headers, max_age, Format.JSON))
+            return await self._http.fetch(
+                url, read_page, what="report page", headers=headers, shared=True
+            )
 
         async def fetch(url: str) -> Page:
             try:
@@ -406,11 +440,18 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> RowIterator:
         """Every row of every page, in order (see :meth:`pages`)."""
         return RowIterator(
             self.pages(
-                report, filter=filter, timezone=timezone, typed=typed, start=start, check=check
+                report,
+                filter=filter,
+                timezone=timezone,
+                typed=typed,
+                start=start,
+                check=check,
+                max_age=max_age,
             )
         )
 
@@ -422,16 +463,21 @@ class Session:
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> bytes:
         """The report in one format, in memory. JSON gives one array of every page's rows.
 
+        ``max_age``: served from a response received at most that long ago, if any.
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
         fmt = parse_format(format)
+        _check_max_age(max_age)
         if fmt is Format.JSON:
             rows = [
                 row
-                async for row in self.rows(report, filter=filter, timezone=timezone, check=check)
+                async for row in self.rows(
+                    report, filter=filter, timezone=timezone, check=check, max_age=max_age
+                )
             ]
             return json.dumps(rows, ensure_ascii=False).encode()
 
@@ -440,6 +486,8 @@ class Session:
             return await resp.read()
 
         async def send(url: str, headers: dict[str, str], _: Format) -> bytes:
+            if max_age is not None:  # #12: the result cache
+                return await self._result(url, headers, max_age, fmt)
             return await self._http.fetch(
                 url, consume, what=f"{fmt.value} download", headers=headers
             )
@@ -458,21 +506,26 @@ class Session:
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        max_age: float | None = None,
     ) -> Path:
         """Stream the report to ``path`` atomically: complete, or absent.
 
         The body goes in chunks to a temporary file beside ``path``, renamed only when it is
         complete and of the requested type; a truncated body, an HTML error page or a wrong
         type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
-        Returns the final path.
+        ``max_age``: served from a response received at most that long ago, if any (the body
+        is then held in memory, to be kept). Returns the final path.
         """
         fmt = parse_format(format)
+        _check_max_age(max_age)
         target = Path(path)
         if fmt is Format.JSON:
             with AtomicFile(target) as out:
                 out.write(b"[")
                 first = True
-                async with self.rows(report, filter=filter, timezone=timezone, check=check) as rows:
+                async with self.rows(
+                    report, filter=filter, timezone=timezone, check=check, max_age=max_age
+                ) as rows:
                     async for row in rows:
                         out.write((b"" if first else b",\n") + json.dumps(row).encode())
                         first = False
@@ -481,6 +534,12 @@ class Session:
         with AtomicFile(target) as out:
 
             async def send(url: str, headers: dict[str, str], _: Format) -> None:
+                if max_age is not None:  # #12: the result cache
+                    body = await self._result(url, headers, max_age, fmt)
+                    out.write(body)
+                    if progress is not None:
+                        progress(len(body))
+                    return
                 await self._http.fetch(
                     url,
                     lambda resp: stream_to(resp, out, fmt, progress),
@@ -573,3 +632,8 @@ class Session:
 def _filter_text(filter: FilterArg) -> str | None:  # noqa: A002
     """The filter as text (unchecked), for the knowledge store's keys."""
     return None if filter is None else str(filter)
+
+
+def _check_max_age(max_age: float | None) -> None:
+    if max_age is not None and not 0 <= max_age < float("inf"):
+        raise ConfigurationError("max_age must be None or finite seconds >= 0")

@@ -228,3 +228,17 @@ async def test_a_learned_stable_job_costs_at_most_1_2_polls(
         await job.result()
         assert _polls(emulator) - before == 1
         assert job.polls == 1
+
+
+async def test_a_redis_store_is_shared_by_sessions(
+    bm_server: EmulatorServer, bm_clock: VirtualClock
+) -> None:
+    from ._redis_fixture import running_redis_server
+
+    with running_redis_server() as url:
+        for _ in range(2):
+            store = bm.RedisKnowledge(url)
+            async with session(bm_server, bm_clock, store) as s:
+                await s.filters(DETAIL)
+            await store.aclose()
+    assert len(bm_server.emulator.requests) == 2  # once, not once per session

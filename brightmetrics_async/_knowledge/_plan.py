@@ -74,7 +74,9 @@ def cheaper_async(item: PullItem, known: ItemKnowledge, policy: PollPolicy) -> b
     """Whether ``item`` runs as an asynchronous export: as forced, else the cheaper way."""
     if item.use_async is not None:
         return item.use_async
-    if item.format is not Format.JSON or known.pages is None:
+    # A JSON pull to a file keeps paging: today a job and the pager write different bytes
+    # (one JSON-array writer is #11's), and a file must not depend on the way chosen.
+    if item.format is not Format.JSON or known.pages is None or item.path is not None:
         return False
     requests, _, learned = job_cost(known.durations, policy)
     # A tie with nothing learned goes to the export: the assumed duration is pessimistic, and
