@@ -253,6 +253,7 @@ def _in_fresh_process(state: Path, port: int, start: float) -> dict[str, Any]:
         check=True,
         capture_output=True,
         text=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result

@@ -213,6 +213,7 @@ class HttpClient:
         self._session = session
         self._owns_session = session is None
         self.requests_sent = 0
+        self._digest: str | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -293,7 +294,9 @@ class HttpClient:
 
     def _credential(self) -> str:
         """A digest of the credential: requests of other credentials never share an answer."""
-        return hashlib.sha256(self._auth.header().encode()).hexdigest()
+        if self._digest is None:  # credentials are fixed for a client's life
+            self._digest = hashlib.sha256(self._auth.header().encode()).hexdigest()
+        return self._digest
 
     def _check_block(self, error: RateLimited, retry_after: float | None) -> None:
         wait = 60.0 if retry_after is None else retry_after

@@ -229,7 +229,8 @@ def pull(
                 targets = _targets_for(list(reports), fmts, out, filter_, timezone, use_async)
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
-            est = estimate(s, targets)
+            learned = await s.learned([t.pull_item() for t in targets])  # #12
+            est = estimate(s, targets, learned=learned)
             await check_budget(ctx, s, est, yes=yes)
             await validate(s, targets)
             started = time.perf_counter()

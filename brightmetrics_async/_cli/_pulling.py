@@ -21,6 +21,7 @@ import attrs
 import brightmetrics_async as bm
 
 from .._estimate import DEFAULT_JOB_SECONDS, DEFAULT_RETRY_AFTER, Estimate, estimate_requests
+from .._knowledge._plan import Learned
 from ._display import Display, human_bytes
 from ._exit import classify, message
 from ._files import write_json_rows, write_parquet
@@ -106,8 +107,10 @@ def estimate(
     *,
     job_seconds: float = DEFAULT_JOB_SECONDS,
     retry_after: float = DEFAULT_RETRY_AFTER,
+    learned: Learned | None = None,
 ) -> Estimate:
-    """The library's request estimate for ``targets`` in ``session`` (no request)."""
+    """The library's request estimate for ``targets`` in ``session`` (no request);
+    ``learned``: ``await session.learned(...)``, what the knowledge store knows (#12)."""
     return estimate_requests(
         [t.pull_item() for t in targets],
         policy=session.poll_policy,
@@ -115,6 +118,7 @@ def estimate(
         history=session.job_history,
         job_seconds=job_seconds,
         retry_after=retry_after,
+        learned=learned,
     )
 
 
