@@ -5,6 +5,7 @@ Every statement that something "costs no request" is checked here with the emula
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,25 @@ async def test_a_warm_cli_session_spends_only_the_data_requests(tmp_path: Path) 
     assert bad.code == 5, bad.err
     assert budget.code == 0
     assert spent_after == 4
+
+
+async def test_a_warm_pull_estimate_uses_learned_pages_and_documents(tmp_path: Path) -> None:
+    title = "Search by CallerID"  # a detail report: several pages
+    async with emulator() as server:
+        runs = []
+        for n in (1, 2):
+            out = tmp_path / f"run{n}"
+            runs.append(
+                await run_cli("pull", title, "-f", "json", "-o", str(out), "--json", *creds(server))
+            )
+        log = server.emulator.requests
+    cold, warm = (json.loads(r.out) for r in runs)
+    assert all(r.code == 0 for r in runs), runs[0].err
+    pages = cold["requests"] - 1  # the service document, then the pages
+    assert pages > 1
+    # Cold: the page count is guessed; warm: learned, and the title costs nothing.
+    assert "unknown" in cold["estimate"]["items"][0]["detail"]
+    assert warm["estimate"]["service_document"] == 0
+    assert warm["estimate"]["items"][0]["requests"] == pages
+    assert warm["estimate"]["total"] == warm["requests"] == pages
+    assert len(log) == cold["requests"] + warm["requests"]
