@@ -359,7 +359,10 @@ class Session:
         rebuild the request; None when nothing was dropped or the request would not change
         (a filter the fresh schema refuses raises :class:`FilterError` here)."""
         rep = await self.report(report)
-        key = await self._learner.contradicted(error, rep.url, filtered=bool(query.get("filter")))
+        by_name = isinstance(report, str) and guid_of(report) is None
+        key = await self._learner.contradicted(
+            error, rep.url, by_name=by_name, filtered=bool(query.get("filter"))
+        )
         if not key:
             return None
         if key == SERVICE:

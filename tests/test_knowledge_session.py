@@ -158,9 +158,12 @@ async def test_a_404_for_a_known_report_drops_the_service_document_once(
     assert ghost.encode() not in fresh.value
     # A report the fresh document does not know either: the 404 stands, no loop.
     async with session(bm_server, bm_clock, store) as s:
+        await s.reports()  # from the store: no request
         with pytest.raises(bm.NotFound):
             await s.download(ghost, format="csv")
     assert len(log) == 5
+    # A GUID the caller gave proves nothing about the stored service document: it stays.
+    assert await store.get(scope, SERVICE) == fresh
 
 
 async def test_a_400_on_a_locally_valid_filter_drops_the_schema_once(

@@ -92,17 +92,20 @@ class Learner:
         await self.knowledge.save(key, body)
         return value
 
-    async def contradicted(self, error: BaseException, report_url: str, *, filtered: bool) -> str:
+    async def contradicted(
+        self, error: BaseException, report_url: str, *, by_name: bool, filtered: bool
+    ) -> str:
         """Drop the stored document ``error`` proves wrong; return its key ('' for none).
 
-        A 404 on a report the stored service document lists drops that document; a 400 on a
+        A 404 on a report found by name in the stored service document drops that document
+        (a GUID the caller gave proves nothing about it); a 400 on a
         filter checked against a stored schema drops the schema. A document fetched in this
         session is never dropped (the server may simply refuse), so each is fetched again
         at most once.
         """
         if not isinstance(error, ApiError):
             return ""
-        if error.status == 404 and SERVICE in self.from_store:
+        if error.status == 404 and by_name and SERVICE in self.from_store:
             key = SERVICE
         elif error.status == 400 and filtered and filters_key(report_url) in self.from_store:
             key = filters_key(report_url)
