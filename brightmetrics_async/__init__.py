@@ -72,6 +72,11 @@ from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
 from ._json_array import write_array as write_json_array
+from ._knowledge import KnowledgeStore as KnowledgeStore
+from ._knowledge import MemoryKnowledge as MemoryKnowledge
+from ._knowledge import RedisKnowledge as RedisKnowledge
+from ._knowledge import SQLiteKnowledge as SQLiteKnowledge
+from ._knowledge import default_knowledge_path as default_knowledge_path
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
 from ._models import Page as Page
@@ -124,7 +129,9 @@ __all__ = [
     "JournalEntry",
     "Known",
     "Learned",
+    "KnowledgeStore",
     "MemoryBudget",
+    "MemoryKnowledge",
     "NotFound",
     "ORDERED_TYPES",
     "Page",
@@ -137,12 +144,14 @@ __all__ = [
     "Query",
     "RateLimited",
     "RedisBudget",
+    "RedisKnowledge",
     "Report",
     "Request",
     "RequestTimeout",
     "RetryPolicy",
     "RowIterator",
     "SQLiteBudget",
+    "SQLiteKnowledge",
     "Session",
     "SystemClock",
     "TEXT_TYPES",
@@ -156,6 +165,7 @@ __all__ = [
     "cost_table",
     "default_budget_path",
     "default_journal_path",
+    "default_knowledge_path",
     "eq",
     "estimate_requests",
     "ge",

@@ -8,24 +8,33 @@ A failure is thrown back into the flow, which decides. The driver decides nothin
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._budget import Default
 from ._documents import Documents
+from ._errors import UnexpectedResponse
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
+from ._singleflight import flights
 
 if TYPE_CHECKING:
     from ._auth import Auth
     from ._budget import Budget
     from ._clock import Clock
     from ._http import Response, Transport
+    from ._request import Request
 
-__all__ = ["CHUNK", "Driver"]
+__all__ = ["CHUNK", "SHARED", "Driver"]
 
 T = TypeVar("T")
 log = logging.getLogger("brightmetrics_async")
 CHUNK = 256 * 1024
+#: Idempotent GETs whose concurrent identical copies (same URL, headers and credential) in
+#: this process are sent once, their answer shared (#12, ``_singleflight``).
+SHARED = frozenset({"service document", "filter metadata", "service metadata", "report page"})
 
 
 class Driver:
@@ -49,6 +58,7 @@ class Driver:
         self._max_wait = max_wait
         self.documents = Documents()
         self.requests_sent = 0
+        self._digest: str | None = None
 
     @property
     def max_wait(self) -> float | None:
@@ -60,7 +70,7 @@ class Driver:
         """Run ``flow`` to its end and return its value (or raise what it raises)."""
         reply: Any = None
         error: Exception | None = None
-        response: Response | None = None
+        response: Response | Buffered | None = None
         try:
             while True:
                 try:
@@ -74,21 +84,13 @@ class Driver:
                             response.release()
                             response = None
                         request = command.request
-                        await self.budget.acquire(
-                            self.account, max_wait=self._max_wait, interactive=interactive
-                        )
-                        headers = dict(request.headers)
-                        headers["Authorization"] = self._auth.header()
-                        if debug := log.isEnabledFor(logging.DEBUG):
-                            log.debug("%s %s (%s)", request.method, request.url, request.what)
-                        try:
-                            response = await self.transport.send(
-                                request.method, request.url, headers
+                        if request.method == "GET" and request.purpose in SHARED:
+                            key = (request.url, request.headers, self._credential())
+                            response = await flights().do(
+                                key, functools.partial(self._send_whole, request, interactive)
                             )
-                        finally:
-                            self.requests_sent += 1
-                        if debug:
-                            log.debug("%s -> HTTP %d", request.what, response.status)
+                        else:
+                            response = await self._send(request, interactive)
                         # Redirects are not followed by the transport: the URL that
                         # answered is the URL sent.
                         reply = Head(
@@ -113,7 +115,9 @@ class Driver:
                     elif isinstance(command, Cached):
                         reply = self.documents.get(command.key)
                     elif isinstance(command, Document):
-                        reply = await self.documents.load(command.key, command.flow, self.run)
+                        reply = await self.documents.load(
+                            command.key, command.flow, self.run, command.parse
+                        )
                     else:  # pragma: no cover - a flow bug
                         raise TypeError(f"unknown command {command!r}")
                 except Exception as exc:
@@ -123,8 +127,64 @@ class Driver:
                 response.release()
             flow.close()
 
+    async def _send(self, request: Request, interactive: bool) -> Response:
+        """Spend a token, add the credential, send."""
+        await self.budget.acquire(self.account, max_wait=self._max_wait, interactive=interactive)
+        headers = dict(request.headers)
+        headers["Authorization"] = self._auth.header()
+        if debug := log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s (%s)", request.method, request.url, request.what)
+        try:
+            response = await self.transport.send(request.method, request.url, headers)
+        finally:
+            self.requests_sent += 1
+        if debug:
+            log.debug("%s -> HTTP %d", request.what, response.status)
+        return response
 
-async def _stream(response: Response, command: Stream) -> int:
+    async def _send_whole(self, request: Request, interactive: bool) -> Buffered:
+        """:meth:`_send` and read the whole body, so that followers may share the answer."""
+        response = await self._send(request, interactive)
+        try:
+            return Buffered(response.status, response.headers, await response.read())
+        finally:
+            response.release()
+
+    def _credential(self) -> str:
+        """A digest of the credential: requests of other credentials never share an answer."""
+        if self._digest is None:
+            self._digest = hashlib.sha256(self._auth.header().encode()).hexdigest()
+        return self._digest
+
+
+class Buffered:
+    """An answer read whole (shared by identical concurrent requests)."""
+
+    __slots__ = ("_body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+
+    async def read(self, limit: int | None = None, *, truncate: bool = False) -> bytes:
+        """The body, at most ``limit`` bytes (as :meth:`Response.read`)."""
+        if limit is None or len(self._body) <= limit:
+            return self._body
+        if not truncate:
+            raise UnexpectedResponse(f"the body is larger than {limit} bytes; not read")
+        return self._body[:limit]
+
+    async def chunks(self, size: int) -> AsyncIterator[bytes]:
+        """The body in chunks of at most ``size`` bytes."""
+        for at in range(0, len(self._body), size):
+            yield self._body[at : at + size]
+
+    def release(self) -> None:
+        """Nothing to give back."""
+
+
+async def _stream(response: Response | Buffered, command: Stream) -> int:
     sink, progress = command.sink, command.progress
     sink.restart()
     async for chunk in response.chunks(CHUNK):

@@ -87,8 +87,12 @@ class PageIterator:
         ops: Ops,
         query: Query | None = None,
         typed: bool = False,
+        on_end: Callable[[int], Awaitable[None]] | None = None,
+        page: Callable[[str], Awaitable[Page]] | None = None,
     ) -> None:
         self._pager = Pager(start)
+        self._on_end = on_end if start is None else None
+        self._page = page
         self._closed = False
         self._run = run
         self._ops = ops
@@ -123,8 +127,13 @@ class PageIterator:
         url = pager.take()
         if url is None:
             raise StopAsyncIteration
-        page: Page = await self._run(self._ops.page(url))
+        if self._page is not None:
+            page: Page = await self._page(url)
+        else:
+            page = await self._run(self._ops.page(url))
         pager.on_page(page)
+        if pager.next_url is None and self._on_end is not None:
+            await self._on_end(pager.pages_read)  # #12: the whole pull's page count
         if self._typer is not None:
             typer = self._typer
             page = Page(

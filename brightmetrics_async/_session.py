@@ -3,8 +3,11 @@
 The constructor does nothing but check its arguments: no connection, task or event-loop binding
 happens until the first request (or ``async with``). Every request goes through ``HttpClient``,
 which spends the account's budget first. The service document, filter schemas and the root
-``$metadata`` are cached for the life of the session, so resolving a title or checking a filter
-costs a request once.
+``$metadata`` are cached for the life of the session and, with a knowledge store (``cache=``,
+the default), across sessions and processes for ``cache_max_age``: resolving a title or
+checking a filter costs a request once a day. The store also keeps learned job durations and
+page counts (``_knowledge``), which the dry run (:meth:`Session.dry_run`) reads; each use is a
+hook marked ``#12``.
 """
 
 from __future__ import annotations
@@ -13,39 +16,45 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import attrs
 
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
+from ._bodies import read_typed, stream_typed
 from ._budget import DEFAULT, Budget, Default, SQLiteBudget
 from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._driver import Driver
-from ._errors import ConfigurationError
+from ._errors import ApiError, ConfigurationError
 from ._estimate import (
     DEFAULT_JOB_SECONDS,
     DEFAULT_PAGES,
     DEFAULT_RETRY_AFTER,
     Estimate,
     Learned,
+    choose_async,
     estimate_requests,
 )
-from ._fetch import Policy
+from ._fetch import Flow, Policy, fetch
 from ._filters import FilterExpr
 from ._formats import Format, format_for_path
 from ._http import Timeouts, Transport
 from ._jobs import Job, JobContext
 from ._journal import Journal
 from ._json_array import ArrayWriter, dump_array
-from ._models import BudgetSnapshot, FilterSchema, Report
-from ._ops import Ops
+from ._knowledge import DEFAULT_MAX_AGE, Knowledge, KnowledgeStore, SQLiteKnowledge
+from ._knowledge._learner import SERVICE, LearnedHistory, Learner
+from ._knowledge._plan import Learned as StoreKnown
+from ._models import BudgetSnapshot, FilterSchema, Page, Report
+from ._ops import SERVICE_DOCUMENT, Ops, filter_key
 from ._pager import PageIterator, RowIterator
-from ._poll_policy import JobHistory, PollPolicy
-from ._protocol import check_link, default_account, is_loopback, origin_of
+from ._poll_policy import PollPolicy
+from ._protocol import check_link, default_account, guid_of, is_loopback, origin_of, parse_page
 from ._pull_items import PullEvent, PullItem
-from ._request import Query, Request, Requests
+from ._request import Purpose, Query, Request, Requests
+from ._results import ResultCache, result_key, shared_results
 from ._retry import RetryPolicy
 from ._submit import resume_job, submit_job
 
@@ -63,6 +72,7 @@ DEFAULT_BASE_URL = "https://webapp.brightmetrics.com/OData.ashx"
 DEFAULT_MAX_WAIT = 300.0
 ReportRef = Report | str
 FilterArg = str | FilterExpr | None
+T = TypeVar("T")
 
 
 class Session:
@@ -80,7 +90,12 @@ class Session:
     ``aiohttp.ClientSession`` (not closed by this object; note that aiohttp may silently
     resend a request once on a dropped pooled connection, a request the budget cannot see -
     sessions created here switch that off). ``format_via="query"`` sends ``$format`` instead
-    of ``Accept``.
+    of ``Accept``. ``cache`` is the knowledge store (default: a :class:`SQLiteKnowledge`
+    file beside the default budget's, shared by every session and process of the account;
+    ``None``: remember nothing across sessions); its documents are used for
+    ``cache_max_age`` seconds (24 h), and :meth:`refresh_cache` fetches them again.
+    ``results`` keeps responses for calls that pass ``max_age=`` (default: one memory cache
+    shared by the sessions of this process).
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -100,6 +115,9 @@ class Session:
         poll_policy: PollPolicy | None = None,
         format_via: Literal["header", "query"] = "header",
         check_filters: bool = True,
+        cache: KnowledgeStore | Default | None = DEFAULT,
+        cache_max_age: float = DEFAULT_MAX_AGE,
+        results: ResultCache | None = None,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -137,7 +155,17 @@ class Session:
         policy = Policy(base, retry or RetryPolicy(), self._driver.max_wait)
         self._ops = Ops(policy, self._requests, check_filters=check_filters)
         self.poll_policy = poll_policy or PollPolicy()
-        self.job_history = JobHistory()
+        if cache is not None and not isinstance(cache, (KnowledgeStore, Default)):
+            raise TypeError("cache must be a KnowledgeStore, None or left out")
+        self._owns_cache = isinstance(cache, Default)
+        store = SQLiteKnowledge() if isinstance(cache, Default) else cache
+        self.knowledge = Knowledge(
+            store, scope=f"{self.account}|{base}", clock=self.clock, max_age=cache_max_age
+        )
+        self.job_history = LearnedHistory()
+        self._learner = Learner(self.knowledge, self.job_history)  # #12
+        self._driver.documents.learner = self._learner
+        self.results: ResultCache = results if results is not None else shared_results()
         self._jobs = JobContext(
             self._driver, policy, self._requests, self.poll_policy, self.job_history
         )
@@ -159,8 +187,11 @@ class Session:
     async def aclose(self) -> None:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
         try:
+            await self._learner.flush()  # #12: durations learned in this session
             await self._transport.aclose()
         finally:
+            if self._owns_cache and self.knowledge.store is not None:
+                await self.knowledge.store.aclose()
             if self._owns_budget:
                 await self.budget.aclose()
 
@@ -173,6 +204,11 @@ class Session:
     def aiohttp_session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session in use (None before the first request, or after closing)."""
         return self._transport.session
+
+    def refresh_cache(self) -> None:
+        """Fetch the service document and ``$metadata`` again on next use (no request now)."""
+        self.knowledge.refresh()
+        self._driver.documents.clear()
 
     async def budget_status(self) -> BudgetSnapshot:
         """A frozen snapshot of this account's budget: remaining, next free time, spent."""
@@ -252,17 +288,93 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> PageIterator:
         """Iterate the report's JSON pages, following ``@odata.nextLink`` verbatim.
 
         ``start`` continues from a checkpoint (a next link saved from ``PageIterator.checkpoint``)
         without re-reading earlier pages. ``typed=True`` converts DateTimeOffset and numeric
-        columns using the root ``$metadata``.
+        columns using the root ``$metadata``. ``max_age``: a page received at most that many
+        seconds ago (by any session of this process, see ``results``) is served again
+        without a request.
         """
+        _check_max_age(max_age)
         q = self.query(report, filter=filter, timezone=timezone, check=check)
         if start is not None:
             check_link(start, self.base_url, what="checkpoint")
-        return PageIterator(start, run=self._driver.run, ops=self._ops, query=q, typed=typed)
+        first: list[str] = []
+
+        async def page(url: str) -> Page:
+            if not first:  # #12: the first page may be sent again once, after a recheck
+                first.append(url)
+                try:
+                    return await self._page(url, max_age)
+                except ApiError as error:
+                    if start is not None or not await self._recheck(q, error, url):
+                        raise
+                    request = await self._driver.run(self._ops.data_request(q, "report page"))
+                    url = request.url
+            return await self._page(url, max_age)
+
+        async def ended(pages: int) -> None:  # #12: learn the page count of a whole pull
+            rep = await self.report(q.report)
+            await self._learner.pages_done(rep.url, _filter_text(q), pages)
+
+        return PageIterator(
+            start,
+            run=self._driver.run,
+            ops=self._ops,
+            query=q,
+            typed=typed,
+            on_end=ended,
+            page=page,
+        )
+
+    async def _page(self, url: str, max_age: float | None) -> Page:
+        if max_age is None:
+            page: Page = await self._driver.run(self._ops.page(url))
+            return page
+        return parse_page(await self._result(self._requests.page(url), max_age))  # #12
+
+    async def _result(self, request: Request, max_age: float) -> bytes:
+        """#12: the body of a GET from the result cache when young enough, else fetched (and
+        kept there)."""
+        key = result_key(self.knowledge.scope, request.url, dict(request.headers))
+        body = await self.results.get(key, max_age=max_age, now=self.clock.time())
+        if body is None:
+            fmt = _format_of(request)
+            body = await self._driver.run(fetch(self._ops.policy, request, read_typed(fmt)))
+            await self.results.put(key, body, now=self.clock.time())
+        return body
+
+    async def _recheck(self, q: Query, error: ApiError, url: str) -> bool:
+        """#12: after a 404/400, drop the stored document it contradicts and fetch it again;
+        True when the rebuilt request differs (send it once more), False otherwise (a filter
+        the fresh schema refuses raises :class:`FilterError` here)."""
+        rep = await self.report(q.report)
+        by_name = isinstance(q.report, str) and guid_of(q.report) is None
+        key = await self._learner.contradicted(
+            error, rep.url, by_name=by_name, filtered=bool(_filter_text(q))
+        )
+        if not key:
+            return False
+        self._driver.documents.drop(SERVICE_DOCUMENT if key == SERVICE else filter_key(rep.url))
+        request = await self._driver.run(self._ops.data_request(q))
+        return request.url != url
+
+    async def _send(self, q: Query, purpose: Purpose, send: Callable[[Request], Flow[T]]) -> T:
+        """Run ``send(request of q)``, once more when the answer proves a stored document
+        wrong (#12, :meth:`_recheck`)."""
+        request = await self._driver.run(self._ops.data_request(q, purpose))
+        try:
+            value: T = await self._driver.run(send(request))
+            return value
+        except ApiError as error:
+            if not await self._recheck(q, error, request.url):
+                raise
+        request = await self._driver.run(self._ops.data_request(q, purpose))
+        again: T = await self._driver.run(send(request))
+        return again
 
     def rows(
         self,
@@ -273,11 +385,18 @@ class Session:
         typed: bool = False,
         start: str | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> RowIterator:
         """Every row of every page, in order (see :meth:`pages`)."""
         return RowIterator(
             self.pages(
-                report, filter=filter, timezone=timezone, typed=typed, start=start, check=check
+                report,
+                filter=filter,
+                timezone=timezone,
+                typed=typed,
+                start=start,
+                check=check,
+                max_age=max_age,
             )
         )
 
@@ -289,16 +408,27 @@ class Session:
         filter: FilterArg = None,  # noqa: A002
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
+        max_age: float | None = None,
     ) -> bytes:
         """The report in one format, in memory. JSON gives one array of every page's rows.
 
+        ``max_age``: served from a response received at most that long ago, if any.
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
+        _check_max_age(max_age)
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         if q.format is Format.JSON:
-            return dump_array([row async for row in self.rows(q)])
-        body: bytes = await self._driver.run(self._ops.download(q))
-        return body
+            return dump_array([row async for row in self.rows(q, max_age=max_age)])
+        return await self._body(q, max_age)
+
+    async def _body(self, q: Query, max_age: float | None) -> bytes:
+        if max_age is not None:  # #12: the result cache
+            request = await self._driver.run(self._ops.data_request(q))
+            return await self._result(request, max_age)
+        fmt = q.format
+        return await self._send(
+            q, "download", lambda r: fetch(self._ops.policy, r, read_typed(fmt))
+        )
 
     async def export(
         self,
@@ -310,6 +440,7 @@ class Session:
         timezone: str | dt.tzinfo | None = None,
         check: bool | None = None,
         progress: Callable[[int], None] | None = None,
+        max_age: float | None = None,
     ) -> Path:
         """Stream the report to ``path`` atomically: complete, or absent.
 
@@ -318,8 +449,10 @@ class Session:
         type leaves no file and raises. ``progress(bytes_so_far)`` is called after each chunk.
         The format is ``format``, else the one ``path``'s suffix names (``.xlsx``), else CSV;
         a suffix contradicting ``format`` is a :class:`ConfigurationError` before any request.
-        Returns the final path.
+        ``max_age``: served from a response received at most that long ago, if any (the body
+        is then held in memory, to be kept). Returns the final path.
         """
+        _check_max_age(max_age)
         if isinstance(report, Query):  # the suffix must agree with the query's own format
             q = attrs.evolve(report, format=format_for_path(path, report.format))
         else:  # the suffix names the format; a contradiction is refused before any request
@@ -330,13 +463,24 @@ class Session:
             with AtomicFile(target) as out:
                 writer = ArrayWriter(out)
                 writer.start()
-                async with self.pages(q) as pages:
+                async with self.pages(q, max_age=max_age) as pages:
                     async for page in pages:
                         writer.write(page.rows)
                 writer.finish()
                 return out.commit()
         with AtomicFile(target) as out:
-            await self._driver.run(self._ops.export(q, out, progress))
+            if max_age is not None:  # #12: the result cache
+                body = await self._body(q, max_age)
+                out.write(body)
+                if progress is not None:
+                    progress(len(body))
+            else:
+                fmt = q.format
+                await self._send(
+                    q,
+                    "export",
+                    lambda r: fetch(self._ops.policy, r, stream_typed(out, fmt, progress)),
+                )
             return out.commit()
 
     # -- asynchronous exports ------------------------------------------------------------
@@ -355,9 +499,20 @@ class Session:
         Local checks (format, filter, time zone) run first and spend no request.
         """
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
-        request = await self._driver.run(self._ops.data_request(q, "submit"))
         rep = await self.report(q.report)
-        return await submit_job(self._jobs, request, report=rep.url, format=q.format)
+        key = await self._learner.job_key(rep.url, q.format.value, _filter_text(q))  # #12
+        request = await self._driver.run(self._ops.data_request(q, "submit"))
+        try:
+            return await submit_job(
+                self._jobs, request, report=rep.url, format=q.format, history_key=key
+            )
+        except ApiError as error:
+            if not await self._recheck(q, error, request.url):
+                raise
+        request = await self._driver.run(self._ops.data_request(q, "submit"))
+        return await submit_job(
+            self._jobs, request, report=rep.url, format=q.format, history_key=key
+        )
 
     def estimate(
         self,
@@ -369,13 +524,15 @@ class Session:
         job_seconds: float | None = None,
         retry_after: float | None = None,
         known: Known | None = None,
+        choose: bool = False,
     ) -> Estimate:
         """What pulling ``items`` would spend: the dry run of this session's own flows.
 
         Documents this session already holds cost nothing; learned job durations come from
-        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default.
-        ``job_seconds`` / ``retry_after`` (None: the documented defaults) are assumed for
-        jobs. No request is sent.
+        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default
+        (:meth:`dry_run` uses the knowledge store). ``job_seconds`` / ``retry_after`` (None:
+        the documented defaults) are assumed for jobs. ``choose``: count an item left to
+        choose (``use_async=None``) the way a bulk pull runs it. No request is sent.
         """
         job_seconds = DEFAULT_JOB_SECONDS if job_seconds is None else job_seconds
         retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
@@ -393,7 +550,53 @@ class Session:
             history=self.job_history,
             ops=self._ops,
             known=known,
+            choose=choose,
         )
+
+    async def learned(self, items: Sequence[PullItem | ReportRef]) -> StoreKnown:
+        """What this session and its knowledge store know of ``items`` (documents, page
+        counts, job durations): the :class:`Known` its dry run reads (#12); no request."""
+        return await self._learner.snapshot(
+            items,
+            held=self._driver.documents.get,
+            policy=self.poll_policy,
+            retry_after=DEFAULT_RETRY_AFTER,
+        )
+
+    async def dry_run(
+        self,
+        items: Sequence[PullItem | ReportRef],
+        *,
+        typed_items: Collection[int] = (),
+        default_pages: int = DEFAULT_PAGES,
+        job_seconds: float | None = None,
+        retry_after: float | None = None,
+    ) -> Estimate:
+        """:meth:`estimate` with the knowledge store as what is known: when nothing is
+        guessed (:attr:`Estimate.guesses` empty) it is what the pull will spend."""
+        return self.estimate(
+            items,
+            typed_items=typed_items,
+            default_pages=default_pages,
+            job_seconds=job_seconds,
+            retry_after=retry_after,
+            known=await self.learned(items),
+            choose=True,
+        )
+
+    async def choose_way(self, item: PullItem) -> PullItem:
+        """``item`` with ``use_async`` decided: as given, else the way the dry run predicts
+        to cost fewer requests (paging while its page count is unknown); no request."""
+        if item.use_async is not None:
+            return item
+        way = choose_async(
+            item,
+            policy=self.poll_policy,
+            known=await self.learned([item]),
+            history=self.job_history,
+            ops=self._ops,
+        )
+        return attrs.evolve(item, use_async=way)
 
     def pull_many(
         self,
@@ -420,3 +623,24 @@ class Session:
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
         return resume_job(self._jobs, token)
+
+
+def _filter_text(q: Query) -> str | None:
+    """The query's filter as text (unchecked), for the knowledge store's keys."""
+    return None if q.filter is None else str(q.filter)
+
+
+def _check_max_age(max_age: float | None) -> None:
+    if max_age is not None and not 0 <= max_age < float("inf"):
+        raise ConfigurationError("max_age must be None or finite seconds >= 0")
+
+
+def _format_of(request: Request) -> Format:
+    accept = dict(request.headers).get("Accept")
+    found = next((f for f in Format if f.media_type == accept), None)
+    if found is not None:
+        return found
+    for part in request.url.split("?", 1)[-1].split("&"):
+        if part.startswith("$format="):
+            return Format(part.split("=", 1)[1])
+    return Format.JSON

@@ -1,0 +1,91 @@
+"""Concurrent identical requests share one request and its answer (no aiohttp here).
+
+Theory of operation
+-------------------
+:meth:`SingleFlight.do` runs ``call()`` for the first caller of a key (the *leader*); callers
+with the same key arriving while it runs (*followers*) wait for it and get its value, or its
+error, instead of running their own. The key is forgotten as soon as the call ends: this is
+not a cache, only a merge of requests that are in flight at once. When the leader is
+cancelled, its followers are not: one of them runs the call again as the new leader.
+
+:func:`flights` gives the one instance of the current event loop, so every session of the
+process shares it (an ``anyio`` run variable: nothing is bound to a loop at import). The
+transport keys requests by method, URL, headers (the credential included, as a digest) and the
+reader of the answer, so only truly identical requests meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+import anyio
+from anyio.lowlevel import RunVar
+
+__all__ = ["SingleFlight", "flights"]
+
+V = TypeVar("V")
+
+
+class _Call:
+    __slots__ = ("done", "error", "followers", "value")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.followers = 0
+
+
+class SingleFlight:
+    """Merge concurrent calls that have the same key (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[Hashable, _Call] = {}
+        self.shared = 0  # calls answered by another caller's request (for tests and stats)
+
+    def __repr__(self) -> str:
+        return f"<SingleFlight in_flight={len(self._calls)} shared={self.shared}>"
+
+    async def do(self, key: Hashable, call: Callable[[], Awaitable[V]]) -> V:
+        """The value of ``call()``, run once for all concurrent callers of ``key``.
+
+        Raises what ``call`` raised (followers get the leader's error).
+        """
+        cancelled = anyio.get_cancelled_exc_class()
+        while True:
+            running = self._calls.get(key)
+            if running is None:
+                break
+            running.followers += 1
+            await running.done.wait()
+            if isinstance(running.error, cancelled):
+                continue  # the leader was cancelled, not us: run it ourselves
+            self.shared += 1
+            if running.error is not None:
+                raise running.error
+            value: V = running.value
+            return value
+        mine = self._calls[key] = _Call()
+        try:
+            result = mine.value = await call()
+            return result
+        except BaseException as exc:
+            mine.error = exc
+            raise
+        finally:
+            del self._calls[key]
+            mine.done.set()
+
+
+_FLIGHTS: RunVar[SingleFlight] = RunVar("brightmetrics_flights")
+
+
+def flights() -> SingleFlight:
+    """The :class:`SingleFlight` of the running event loop (created on first use)."""
+    try:
+        return _FLIGHTS.get()
+    except LookupError:
+        made = SingleFlight()
+        _FLIGHTS.set(made)
+        return made
