@@ -127,7 +127,9 @@ class _ReadOnlyHistory:
         return self._seed(key).durations(key)
 
     def record(self, key: str, duration: float) -> None:
-        self._seed(key).record(key, duration)
+        # Only where something was learned: a pull of unknown jobs counts each the same.
+        if self._seed(key).durations(key):
+            self._own.record(key, duration)
 
 
 @attrs.define
@@ -305,10 +307,12 @@ def _choose(item: PullItem, dry_run: Callable[[], DryRun]) -> bool:
     """Whether ``item`` (``use_async=None``) runs as a job: the dry run of each way, the
     cheaper wins. A non-JSON item is one download (a job costs at least two); a JSON item of
     unknown size pages (that teaches its page count); a tie goes to the job while its
-    duration is unknown (running it once teaches the duration)."""
+    duration is unknown (running it once teaches the duration). A JSON file keeps paging."""
     if item.use_async is not None:
         return item.use_async
-    if item.format is not Format.JSON:
+    # A JSON file keeps paging: its journal entry (a page checkpoint) and its key must not
+    # depend on the way a later run chooses.
+    if item.format is not Format.JSON or item.path is not None:
         return False
     paging, guessed = _own_cost(dry_run(), item, False)
     if any(g.endswith(" pages") for g in guessed):

@@ -121,31 +121,34 @@ async def test_cli_pull_dry_run_prints_the_cost_and_sends_nothing(tmp_path: Path
     assert warm_est["total"] == json.loads(real.out)["requests"] - 1 == 1  # title now known
 
 
-async def test_a_json_file_left_to_choose_runs_the_cheaper_way_with_the_same_bytes(
+async def test_json_rows_left_to_choose_take_the_cheaper_way_with_the_same_rows(
     bm_server: EmulatorServer, bm_emulator: Emulator, bm_clock: VirtualClock, tmp_path: Path
 ) -> None:
-    """One JSON writer (#11): a job's result and the pages write the same file, so a JSON
-    file item may take the export once the dry run says it costs less."""
+    """Once the page count is learned, JSON rows in memory take the export when the dry run
+    of each way says it costs less, and read the same rows; a JSON file keeps paging (its
+    journal checkpoint must not depend on the way chosen)."""
     store = bm.MemoryKnowledge()
-    paged = tmp_path / "paged.json"
-    chosen = tmp_path / "chosen.json"
     async with session(bm_server, bm_clock, store) as s:
-        item = bm.PullItem(CALLER_ID, path=paged)
+        item = bm.PullItem(CALLER_ID)
         assert (await s.choose_way(item)).use_async is False  # page count unknown: paging
         async with s.pull_many([item]) as pull:
-            assert all(r.ok for r in await pull.collect())
+            [paged] = await pull.collect()
         pages = len([p async for p in s.pages(CALLER_ID)])
         assert pages > 3
-        way = await s.choose_way(bm.PullItem(CALLER_ID, path=chosen))
-        est = await s.dry_run([bm.PullItem(CALLER_ID, path=chosen)])
+        way = await s.choose_way(item)
+        to_file = await s.choose_way(bm.PullItem(CALLER_ID, path=tmp_path / "c.json"))
+        est = await s.dry_run([item])
         before = len(bm_emulator.requests)
-        async with s.pull_many([bm.PullItem(CALLER_ID, path=chosen)]) as pull:
-            assert all(r.ok for r in await pull.collect())
+        async with s.pull_many([item]) as pull:
+            [chosen] = await pull.collect()
         seen = bm_emulator.requests[before:]
+    assert paged.ok
+    assert chosen.ok
     assert way.use_async is True
+    assert to_file.use_async is False
     assert est.items[0].kind == "job"
     # The job's duration is not learned yet: the estimate says it guessed it.
     assert est.guesses == (f"{CALLER_ID} (json): a job of 60 s assumed",)
     assert len(seen) < pages
     assert any(r.header("Prefer") == "respond-async" for r in seen)
-    assert chosen.read_bytes() == paged.read_bytes()
+    assert chosen.value == paged.value
