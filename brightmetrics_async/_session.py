@@ -22,11 +22,12 @@ import attrs
 
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
-from ._bodies import read_typed, stream_typed
+from ._bodies import stream_typed
 from ._budget import DEFAULT, Budget, Default, SQLiteBudget
 from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._driver import Driver
+from ._economy import Economy, check_max_age, filter_text
 from ._errors import ApiError, ConfigurationError
 from ._estimate import (
     DEFAULT_JOB_SECONDS,
@@ -37,7 +38,7 @@ from ._estimate import (
     choose_async,
     estimate_requests,
 )
-from ._fetch import Flow, Policy, fetch
+from ._fetch import Policy, fetch
 from ._filters import FilterExpr
 from ._formats import Format, format_for_path
 from ._http import Timeouts, Transport
@@ -45,16 +46,16 @@ from ._jobs import Job, JobContext
 from ._journal import Journal
 from ._json_array import ArrayWriter, dump_array
 from ._knowledge import DEFAULT_MAX_AGE, Knowledge, KnowledgeStore, SQLiteKnowledge
-from ._knowledge._learner import SERVICE, LearnedHistory, Learner
+from ._knowledge._learner import LearnedHistory, Learner
 from ._knowledge._plan import Learned as StoreKnown
-from ._models import BudgetSnapshot, FilterSchema, Page, Report
-from ._ops import SERVICE_DOCUMENT, Ops, filter_key
+from ._models import BudgetSnapshot, FilterSchema, Report
+from ._ops import Ops
 from ._pager import PageIterator, RowIterator
 from ._poll_policy import PollPolicy
-from ._protocol import check_link, default_account, guid_of, is_loopback, origin_of, parse_page
+from ._protocol import check_link, default_account, is_loopback, origin_of
 from ._pull_items import PullEvent, PullItem
-from ._request import Purpose, Query, Request, Requests
-from ._results import ResultCache, result_key, shared_results
+from ._request import Query, Request, Requests
+from ._results import ResultCache, shared_results
 from ._retry import RetryPolicy
 from ._submit import resume_job, submit_job
 
@@ -166,6 +167,14 @@ class Session:
         self._learner = Learner(self.knowledge, self.job_history)  # #12
         self._driver.documents.learner = self._learner
         self.results: ResultCache = results if results is not None else shared_results()
+        self._economy = Economy(
+            self._driver,
+            self._ops,
+            self._learner,
+            self.results,
+            scope=self.knowledge.scope,
+            clock=self.clock,
+        )
         self._jobs = JobContext(
             self._driver, policy, self._requests, self.poll_policy, self.job_history
         )
@@ -298,83 +307,20 @@ class Session:
         seconds ago (by any session of this process, see ``results``) is served again
         without a request.
         """
-        _check_max_age(max_age)
+        check_max_age(max_age)
         q = self.query(report, filter=filter, timezone=timezone, check=check)
         if start is not None:
             check_link(start, self.base_url, what="checkpoint")
-        first: list[str] = []
-
-        async def page(url: str) -> Page:
-            if not first:  # #12: the first page may be sent again once, after a recheck
-                first.append(url)
-                try:
-                    return await self._page(url, max_age)
-                except ApiError as error:
-                    if start is not None or not await self._recheck(q, error, url):
-                        raise
-                    request = await self._driver.run(self._ops.data_request(q, "report page"))
-                    url = request.url
-            return await self._page(url, max_age)
-
-        async def ended(pages: int) -> None:  # #12: learn the page count of a whole pull
-            rep = await self.report(q.report)
-            await self._learner.pages_done(rep.url, _filter_text(q), pages)
-
+        economy = self._economy  # #12: result cache, recheck, page counts learned
         return PageIterator(
             start,
             run=self._driver.run,
             ops=self._ops,
             query=q,
             typed=typed,
-            on_end=ended,
-            page=page,
+            on_end=lambda pages: economy.pages_done(q, pages),
+            page=economy.first_page(q, max_age, recheck=start is None),
         )
-
-    async def _page(self, url: str, max_age: float | None) -> Page:
-        if max_age is None:
-            page: Page = await self._driver.run(self._ops.page(url))
-            return page
-        return parse_page(await self._result(self._requests.page(url), max_age))  # #12
-
-    async def _result(self, request: Request, max_age: float) -> bytes:
-        """#12: the body of a GET from the result cache when young enough, else fetched (and
-        kept there)."""
-        key = result_key(self.knowledge.scope, request.url, dict(request.headers))
-        body = await self.results.get(key, max_age=max_age, now=self.clock.time())
-        if body is None:
-            fmt = _format_of(request)
-            body = await self._driver.run(fetch(self._ops.policy, request, read_typed(fmt)))
-            await self.results.put(key, body, now=self.clock.time())
-        return body
-
-    async def _recheck(self, q: Query, error: ApiError, url: str) -> bool:
-        """#12: after a 404/400, drop the stored document it contradicts and fetch it again;
-        True when the rebuilt request differs (send it once more), False otherwise (a filter
-        the fresh schema refuses raises :class:`FilterError` here)."""
-        rep = await self.report(q.report)
-        by_name = isinstance(q.report, str) and guid_of(q.report) is None
-        key = await self._learner.contradicted(
-            error, rep.url, by_name=by_name, filtered=bool(_filter_text(q))
-        )
-        if not key:
-            return False
-        self._driver.documents.drop(SERVICE_DOCUMENT if key == SERVICE else filter_key(rep.url))
-        request = await self._driver.run(self._ops.data_request(q))
-        return request.url != url
-
-    async def _send(self, q: Query, purpose: Purpose, send: Callable[[Request], Flow[T]]) -> T:
-        """Run ``send(request of q)``, once more when the answer proves a stored document
-        wrong (#12, :meth:`_recheck`)."""
-        request = await self._driver.run(self._ops.data_request(q, purpose))
-        try:
-            value: T = await self._driver.run(send(request))
-            return value
-        except ApiError as error:
-            if not await self._recheck(q, error, request.url):
-                raise
-        request = await self._driver.run(self._ops.data_request(q, purpose))
-        again: T = await self._driver.run(send(request))
-        return again
 
     def rows(
         self,
@@ -415,20 +361,11 @@ class Session:
         ``max_age``: served from a response received at most that long ago, if any.
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
-        _check_max_age(max_age)
+        check_max_age(max_age)
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         if q.format is Format.JSON:
             return dump_array([row async for row in self.rows(q, max_age=max_age)])
-        return await self._body(q, max_age)
-
-    async def _body(self, q: Query, max_age: float | None) -> bytes:
-        if max_age is not None:  # #12: the result cache
-            request = await self._driver.run(self._ops.data_request(q))
-            return await self._result(request, max_age)
-        fmt = q.format
-        return await self._send(
-            q, "download", lambda r: fetch(self._ops.policy, r, read_typed(fmt))
-        )
+        return await self._economy.body(q, max_age)  # #12
 
     async def export(
         self,
@@ -452,7 +389,7 @@ class Session:
         ``max_age``: served from a response received at most that long ago, if any (the body
         is then held in memory, to be kept). Returns the final path.
         """
-        _check_max_age(max_age)
+        check_max_age(max_age)
         if isinstance(report, Query):  # the suffix must agree with the query's own format
             q = attrs.evolve(report, format=format_for_path(path, report.format))
         else:  # the suffix names the format; a contradiction is refused before any request
@@ -470,13 +407,13 @@ class Session:
                 return out.commit()
         with AtomicFile(target) as out:
             if max_age is not None:  # #12: the result cache
-                body = await self._body(q, max_age)
+                body = await self._economy.body(q, max_age)
                 out.write(body)
                 if progress is not None:
                     progress(len(body))
             else:
                 fmt = q.format
-                await self._send(
+                await self._economy.send(
                     q,
                     "export",
                     lambda r: fetch(self._ops.policy, r, stream_typed(out, fmt, progress)),
@@ -500,14 +437,14 @@ class Session:
         """
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         rep = await self.report(q.report)
-        key = await self._learner.job_key(rep.url, q.format.value, _filter_text(q))  # #12
+        key = await self._learner.job_key(rep.url, q.format.value, filter_text(q))  # #12
         request = await self._driver.run(self._ops.data_request(q, "submit"))
         try:
             return await submit_job(
                 self._jobs, request, report=rep.url, format=q.format, history_key=key
             )
         except ApiError as error:
-            if not await self._recheck(q, error, request.url):
+            if not await self._economy.recheck(q, error, request.url):
                 raise
         request = await self._driver.run(self._ops.data_request(q, "submit"))
         return await submit_job(
@@ -623,24 +560,3 @@ class Session:
         Raises :class:`InvalidToken` for a malformed or expired token.
         """
         return resume_job(self._jobs, token)
-
-
-def _filter_text(q: Query) -> str | None:
-    """The query's filter as text (unchecked), for the knowledge store's keys."""
-    return None if q.filter is None else str(q.filter)
-
-
-def _check_max_age(max_age: float | None) -> None:
-    if max_age is not None and not 0 <= max_age < float("inf"):
-        raise ConfigurationError("max_age must be None or finite seconds >= 0")
-
-
-def _format_of(request: Request) -> Format:
-    accept = dict(request.headers).get("Accept")
-    found = next((f for f in Format if f.media_type == accept), None)
-    if found is not None:
-        return found
-    for part in request.url.split("?", 1)[-1].split("&"):
-        if part.startswith("$format="):
-            return Format(part.split("=", 1)[1])
-    return Format.JSON
