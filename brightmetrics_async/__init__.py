@@ -78,6 +78,11 @@ from ._journal import Journal as Journal
 from ._journal import JournalEntry as JournalEntry
 from ._journal import default_journal_path as default_journal_path
 from ._json_array import write_array as write_json_array
+from ._knowledge import KnowledgeStore as KnowledgeStore
+from ._knowledge import MemoryKnowledge as MemoryKnowledge
+from ._knowledge import RedisKnowledge as RedisKnowledge
+from ._knowledge import SQLiteKnowledge as SQLiteKnowledge
+from ._knowledge import default_knowledge_path as default_knowledge_path
 from ._limits import Limits as Limits
 from ._models import BudgetSnapshot as BudgetSnapshot
 from ._models import FilterSchema as FilterSchema
@@ -136,10 +141,12 @@ __all__ = [
     "JobState",
     "Journal",
     "JournalEntry",
+    "KnowledgeStore",
     "Known",
     "Learned",
     "Limits",
     "MemoryBudget",
+    "MemoryKnowledge",
     "MemoryResultCache",
     "NotFound",
     "ORDERED_TYPES",
@@ -154,6 +161,7 @@ __all__ = [
     "RateLimited",
     "RedisBudget",
     "RedisJobKeys",
+    "RedisKnowledge",
     "RedisResultCache",
     "Report",
     "Request",
@@ -163,6 +171,7 @@ __all__ = [
     "RowIterator",
     "SQLiteBudget",
     "SQLiteJobKeys",
+    "SQLiteKnowledge",
     "Session",
     "SystemClock",
     "TEXT_TYPES",
@@ -176,6 +185,7 @@ __all__ = [
     "cost_table",
     "default_budget_path",
     "default_journal_path",
+    "default_knowledge_path",
     "eq",
     "estimate_requests",
     "ge",

@@ -84,6 +84,8 @@ class Source(Protocol):
 
     async def resume(self, token: str) -> Job: ...
 
+    async def choose_way(self, item: PullItem) -> PullItem: ...
+
 
 class Pull:
     """``async with session.pull_many(items) as pull: async for result in pull: ...``"""
@@ -182,7 +184,9 @@ class Pull:
     async def _pull(
         self, index: int, item: PullItem, counters: Counts
     ) -> list[dict[str, Any]] | bytes | Path:
-        s, query = self._session, item.query
+        s = self._session
+        item = await s.choose_way(item)  # #12: use_async=None -> the cheaper way
+        query = item.query
         key, entry = await self._journal_start(item)
         if key is not None and entry is not None and entry.state == "done":
             assert item.path is not None

@@ -9,14 +9,19 @@ A failure is thrown back into the flow, which decides. The driver decides nothin
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._budget import Default
 from ._documents import Documents
+from ._errors import UnexpectedResponse
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
-from ._limits import Meter
+from ._limits import Limits, Meter, too_large
 from ._otel import NO_TELEMETRY, Telemetry
+from ._singleflight import flights
 
 if TYPE_CHECKING:
     from ._auth import Auth
@@ -25,11 +30,14 @@ if TYPE_CHECKING:
     from ._http import Response, Transport
     from ._request import Request
 
-__all__ = ["CHUNK", "Driver"]
+__all__ = ["CHUNK", "SHARED", "Driver"]
 
 T = TypeVar("T")
 log = logging.getLogger("brightmetrics_async")
 CHUNK = 256 * 1024
+#: Idempotent GETs whose concurrent identical copies (same URL, headers and credential) in
+#: this process are sent once, their answer shared (#12, ``_singleflight``).
+SHARED = frozenset({"service document", "filter metadata", "service metadata", "report page"})
 
 
 class Driver:
@@ -57,6 +65,9 @@ class Driver:
         self.requests_sent = 0
         #: The observer told about every request sent (#17, ``_otel``); set by the session.
         self.telemetry: Telemetry = NO_TELEMETRY
+        self._digest: str | None = None
+        #: The body limits (#14) an answer shared by identical requests is read within.
+        self.limits = Limits()
 
     @property
     def max_wait(self) -> float | None:
@@ -73,7 +84,7 @@ class Driver:
         interactive = interactive or self.use_reserve
         reply: Any = None
         error: Exception | None = None
-        response: Response | None = None
+        response: Response | Buffered | None = None
         what = "response"  # the request whose answer is being read
         try:
             while True:
@@ -89,11 +100,13 @@ class Driver:
                             response = None
                         request = command.request
                         what = request.what
-                        asked_at = self.clock.time()
-                        await self.budget.acquire(
-                            self.account, max_wait=self._max_wait, interactive=interactive
-                        )
-                        response = await self._send(request, asked_at)
+                        if request.method == "GET" and request.purpose in SHARED:
+                            key = (request.url, request.headers, self._credential())
+                            response = await flights().do(
+                                key, functools.partial(self._send_whole, request, interactive)
+                            )
+                        else:
+                            response = await self._acquire_send(request, interactive)
                         # Redirects are not followed by the transport: the URL that
                         # answered is the URL sent.
                         reply = Head(
@@ -123,7 +136,9 @@ class Driver:
                     elif isinstance(command, Cached):
                         reply = self.documents.get(command.key)
                     elif isinstance(command, Document):
-                        reply = await self.documents.load(command.key, command.flow, self.run)
+                        reply = await self.documents.load(
+                            command.key, command.flow, self.run, command.parse
+                        )
                     else:  # pragma: no cover - a flow bug
                         raise TypeError(f"unknown command {command!r}")
                 except Exception as exc:
@@ -132,6 +147,12 @@ class Driver:
             if response is not None:
                 response.release()
             flow.close()
+
+    async def _acquire_send(self, request: Request, interactive: bool) -> Response:
+        """Spend a token (the wait observed by telemetry), then :meth:`_send`."""
+        asked_at = self.clock.time()
+        await self.budget.acquire(self.account, max_wait=self._max_wait, interactive=interactive)
+        return await self._send(request, asked_at)
 
     async def _send(self, request: Request, asked_at: float) -> Response:
         """Send ``request`` (its token spent) under the telemetry observer (#17)."""
@@ -152,8 +173,86 @@ class Driver:
                 log.debug("%s -> HTTP %d", request.what, response.status)
             return response
 
+    async def _send_whole(self, request: Request, interactive: bool) -> Buffered:
+        """:meth:`_acquire_send` and read the body, so that followers may share the answer.
 
-async def _stream(response: Response, command: Stream, what: str) -> int:
+        The body is read as the flows read it (#14): a success within ``Limits.page`` (a
+        page) or ``Limits.metadata`` (a document), refused past it - the refusal is kept and
+        raised to each reader -, an error answer cut at ``Limits.error``.
+        """
+        limits = self.limits
+        response = await self._acquire_send(request, interactive)
+        try:
+            if not 200 <= response.status < 300:
+                body = await response.read(limits.error, truncate=True, what=request.what)
+                return Buffered(response.status, response.headers, body)
+            if request.purpose == "report page":
+                limit, name = limits.page, "Limits.page"
+            else:
+                limit, name = limits.metadata, "Limits.metadata"
+            try:
+                body = await response.read(limit, name=name, what=request.what)
+            except UnexpectedResponse as refused:
+                return Buffered(response.status, response.headers, b"", refused)
+            return Buffered(response.status, response.headers, body)
+        finally:
+            response.release()
+
+    def _credential(self) -> str:
+        """A digest of the credential: requests of other credentials never share an answer."""
+        if self._digest is None:
+            self._digest = hashlib.sha256(self._auth.header().encode()).hexdigest()
+        return self._digest
+
+
+class Buffered:
+    """An answer read whole (shared by identical concurrent requests); ``refused``: the
+    body was past its limit, raised to whoever reads it."""
+
+    __slots__ = ("_body", "_refused", "headers", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        refused: UnexpectedResponse | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+        self._refused = refused
+
+    async def read(
+        self,
+        limit: int | None = None,
+        *,
+        truncate: bool = False,
+        name: str = "the limit",
+        what: str = "response",
+    ) -> bytes:
+        """The body, at most ``limit`` bytes (as :meth:`Response.read`)."""
+        if self._refused is not None:
+            raise UnexpectedResponse(str(self._refused))
+        body = self._body
+        if limit is not None and len(body) > limit:
+            if not truncate:
+                raise too_large(what, name, limit)
+            return body[:limit]
+        return body
+
+    async def chunks(self, size: int) -> AsyncIterator[bytes]:
+        """The body in chunks of at most ``size`` bytes."""
+        if self._refused is not None:
+            raise UnexpectedResponse(str(self._refused))
+        for at in range(0, len(self._body), size):
+            yield self._body[at : at + size]
+
+    def release(self) -> None:
+        """Nothing to give back."""
+
+
+async def _stream(response: Response | Buffered, command: Stream, what: str) -> int:
     sink, progress = command.sink, command.progress
     meter = Meter(command.limit, name=command.name, what=what)
     sink.restart()

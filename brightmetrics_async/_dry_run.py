@@ -24,6 +24,7 @@ from ._errors import JobExpired
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
 from ._formats import Format
 from ._job_flow import submit, wait
+from ._knowledge._shape import job_history_key
 from ._limits import too_large
 from ._models import Report
 from ._ops import SERVICE_DOCUMENT, SERVICE_METADATA, UNKNOWN_SCHEMA, Ops
@@ -127,6 +128,8 @@ class SyncDriver:
             known = self._documents(command)
         else:
             known = self.run(command.flow)
+            if command.parse is not None:
+                known = command.parse(known)
         self.docs[command.key] = known
         return known
 
@@ -175,6 +178,7 @@ class _Item:
     query: Query | None = None
     guessed: list[str] = attrs.field(factory=list)
     polls: int = 0
+    job_seconds: float | None = None
 
 
 class DryRun:
@@ -207,6 +211,8 @@ class DryRun:
         self._reports: dict[str, Report] = {}
         self._item = _Item()
         self.refs: list[str] = []
+        #: The job duration the last item's dry run assumed (None: no job).
+        self.job_seconds: float | None = None
         self.driver = SyncDriver(
             self._respond, now=now, documents=self._stand_in, cached=known.document
         )
@@ -227,6 +233,7 @@ class DryRun:
         # A job longer than its status URL's life expires: the polls sent are counted.
         with contextlib.suppress(JobExpired):
             self.driver.run(self._item_flow(query, use_async=use_async, typed=typed))
+        self.job_seconds = item.job_seconds
         return len(self.driver.sent) - before, item.guessed, item.polls
 
     def _item_flow(self, query: Query, *, use_async: bool, typed: bool) -> Flow[None]:
@@ -242,7 +249,11 @@ class DryRun:
                 submitted_at=accepted.accepted_at,
                 policy=self._poll_policy,
                 history=self._history,
-                history_key=f"{rep.url}|{query.format.value}",
+                history_key=job_history_key(
+                    rep.url,
+                    query.format.value,
+                    None if query.filter is None else str(query.filter),
+                ),
                 retry_after=accepted.retry_after,
             )
             item = self._item
@@ -309,6 +320,7 @@ class DryRun:
             self._item.guessed.append(f"a job of {seconds:g} s")
         status_url = f"{self._ops.requests.base_url}/$dry-run/jobs/{len(self._jobs) + 1}"
         self._jobs[status_url] = (now, seconds)
+        self._item.job_seconds = seconds
         headers = {"Location": status_url, "Retry-After": f"{self._known.retry_after():g}"}
         return Answer(202, headers)
 

@@ -87,6 +87,14 @@ class Estimate:
     columns_metadata: int = 0
     notes: tuple[str, ...] = ()
     requests: tuple[Request, ...] = attrs.field(default=(), repr=False)
+    #: What was assumed because nothing was known, item by item ("Search by CallerID (json):
+    #: 10 pages assumed"); empty when the estimate is what the pull will spend (#12).
+    guesses: tuple[str, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """True when nothing was guessed (retries and other users aside)."""
+        return not self.guesses
 
     def fits(self, remaining: int) -> bool:
         """True when ``remaining`` budget tokens cover the whole estimate."""
@@ -94,16 +102,34 @@ class Estimate:
 
 
 class _ReadOnlyHistory:
-    """Lets a dry run read learned durations without recording made-up ones."""
+    """What a dry run knows of job durations, never recording into the session's history:
+    the session's history first, then what the knowledge store learned (``Learned.history``,
+    #12), then what the dry run itself "learned" from its earlier simulated jobs - as a real
+    pull learns from its earlier jobs, so a later job of the same report aims alike."""
 
-    def __init__(self, history: JobHistory | None) -> None:
+    def __init__(self, history: JobHistory | None, known: Known | None = None) -> None:
         self._history = history
+        self._stored: Mapping[str, tuple[float, ...]] = getattr(known, "history", None) or {}
+        self._own = JobHistory()  # a copy the dry run records into
+        self._seeded: set[str] = set()
+
+    def _seed(self, key: str) -> JobHistory:
+        if key not in self._seeded:
+            self._seeded.add(key)
+            found = self._history.durations(key) if self._history is not None else ()
+            self._own.seed(key, found or self._stored.get(key, ()))
+        return self._own
 
     def expected(self, key: str) -> float | None:
-        return self._history.expected(key) if self._history is not None else None
+        return self._seed(key).expected(key)
+
+    def durations(self, key: str) -> tuple[float, ...]:
+        return self._seed(key).durations(key)
 
     def record(self, key: str, duration: float) -> None:
-        return None
+        # Only where something was learned: a pull of unknown jobs counts each the same.
+        if self._seed(key).durations(key):
+            self._own.record(key, duration)
 
 
 @attrs.define
@@ -130,7 +156,8 @@ class Learned:
         return None
 
     def job_seconds(self, report: Report, fmt: Format) -> float | None:
-        return self.job_seconds_default
+        # Not learned: the dry run assumes ``job_seconds_default`` and says so (a guess).
+        return None
 
     def retry_after(self) -> float:
         return self.retry_after_default
@@ -156,6 +183,8 @@ def estimate_requests(
     history: JobHistory | None = None,
     ops: Ops | None = None,
     known: Known | None = None,
+    learned: Known | None = None,
+    choose: bool | None = None,
 ) -> Estimate:
     """Estimate the requests pulling ``items`` costs: the dry run of the pull's flows.
 
@@ -164,7 +193,11 @@ def estimate_requests(
     service document, the filter schemas and the columns. ``typed_items``: the indices of
     items whose rows are typed with the root ``$metadata`` (parquet). ``history`` (e.g.
     ``session.job_history``) supplies learned job durations, keyed as the jobs record them.
-    ``ops`` (a session's flows) and ``known`` (a :class:`Known`) replace the stand-ins.
+    ``ops`` (a session's flows) and ``known`` (a :class:`Known`) replace the stand-ins;
+    ``learned`` (``await session.learned(items)``, the knowledge store's snapshot) is the
+    same as ``known``. With ``choose`` (default: when ``learned`` is given) an item left to
+    choose (``use_async=None``) is counted the way a bulk pull runs it (:func:`choose_async`),
+    else as paging; :attr:`Estimate.guesses` says what was assumed.
 
     Raises :class:`ConfigurationError` for ``default_pages < 1`` or a negative or non-finite
     ``job_seconds``.
@@ -175,27 +208,43 @@ def estimate_requests(
         raise ConfigurationError("job_seconds must be finite and >= 0")
     pull = [raw if isinstance(raw, PullItem) else PullItem(raw) for raw in items]
     refs = [_ref(item.report) for item in pull]
+    choose = learned is not None if choose is None else choose
+    known = known if known is not None else learned
     if known is None:
         stand = (lambda key: stand_in(key, refs)) if cached_metadata else None
         known = Learned(dict(known_pages or {}), stand, job_seconds, retry_after)
     if ops is None:
         requests = Requests(_DRY_BASE, format_via="header")
         ops = Ops(Policy(_DRY_BASE), requests, check_filters=True)
-    dry = DryRun(
-        ops,
-        known,
-        poll_policy=policy,
-        history=_ReadOnlyHistory(history),
-        default_pages=default_pages,
-        default_job_seconds=job_seconds,
-    )
-    dry.refs = refs
+    read_only = _ReadOnlyHistory(history, known)
+
+    def dry_run() -> DryRun:
+        assert ops is not None
+        assert known is not None
+        dry = DryRun(
+            ops,
+            known,
+            poll_policy=policy,
+            history=read_only,
+            default_pages=default_pages,
+            default_job_seconds=job_seconds,
+        )
+        dry.refs = refs
+        return dry
+
+    dry = dry_run()
     typed = set(typed_items)
     costs: list[ItemCost] = []
+    guesses: list[str] = []
     for index, item in enumerate(pull):
+        if item.use_async is None:
+            item = attrs.evolve(item, use_async=choose and _choose(item, dry_run))
         shared_before = _shared(dry.sent)
-        spent, guessed, polls = dry.item(item.query, use_async=item.use_async, typed=index in typed)
+        spent, guessed, polls = dry.item(
+            item.query, use_async=bool(item.use_async), typed=index in typed
+        )
         own = spent - (_shared(dry.sent) - shared_before)
+        guesses.extend(f"{item.name} ({item.format.value}): {g} assumed" for g in guessed)
         label = f"{item.name} ({item.format.value}{', async' if item.use_async else ''})"
         if item.use_async:
             ref = item.report
@@ -203,7 +252,11 @@ def estimate_requests(
             key = f"{name}|{item.format.value}"
             expected = history.expected(key) if history is not None else None
             seconds = expected if expected is not None and policy.learn else job_seconds
-            detail = f"1 submission + {polls} polls (a job of about {seconds:g} s)"
+            if not guessed and dry.job_seconds is not None:
+                learned_s = dry.job_seconds
+                detail = f"1 submission + {polls} polls (learned: about {learned_s:g} s)"
+            else:
+                detail = f"1 submission + {polls} polls (a job of about {seconds:g} s)"
             costs.append(ItemCost(index, label, "job", own, detail))
         elif item.format is Format.JSON:
             unknown = any(g.endswith(" pages") for g in guessed)
@@ -241,7 +294,65 @@ def estimate_requests(
         columns_metadata=columns,
         notes=tuple(notes),
         requests=tuple(dry.sent),
+        guesses=tuple(guesses),
     )
+
+
+def _own_cost(dry: DryRun, item: PullItem, use_async: bool) -> tuple[int, list[str]]:
+    spent, guessed, _ = dry.item(item.query, use_async=use_async)
+    return spent - _shared(dry.sent), guessed
+
+
+def _choose(item: PullItem, dry_run: Callable[[], DryRun]) -> bool:
+    """Whether ``item`` (``use_async=None``) runs as a job: the dry run of each way, the
+    cheaper wins. A non-JSON item is one download (a job costs at least two); a JSON item of
+    unknown size pages (that teaches its page count); a tie goes to the job while its
+    duration is unknown (running it once teaches the duration). A JSON file keeps paging."""
+    if item.use_async is not None:
+        return item.use_async
+    # A JSON file keeps paging: its journal entry (a page checkpoint) and its key must not
+    # depend on the way a later run chooses.
+    if item.format is not Format.JSON or item.path is not None:
+        return False
+    paging, guessed = _own_cost(dry_run(), item, False)
+    if any(g.endswith(" pages") for g in guessed):
+        return False
+    job, job_guessed = _own_cost(dry_run(), item, True)
+    return job < paging or (job == paging and bool(job_guessed))
+
+
+def choose_async(
+    item: PullItem,
+    *,
+    policy: PollPolicy,
+    known: Known,
+    history: JobHistory | None = None,
+    ops: Ops | None = None,
+) -> bool:
+    """The way a bulk pull runs ``item``: as given, else the cheaper by the dry run of each
+    way against ``known`` (see :func:`estimate_requests`); no request is sent."""
+    if item.use_async is not None:
+        return item.use_async
+    if ops is None:
+        requests = Requests(_DRY_BASE, format_via="header")
+        ops = Ops(Policy(_DRY_BASE), requests, check_filters=True)
+    read_only = _ReadOnlyHistory(history, known)
+    refs = [_ref(item.report)]
+
+    def dry_run() -> DryRun:
+        assert ops is not None
+        dry = DryRun(
+            ops,
+            known,
+            poll_policy=policy,
+            history=read_only,
+            default_pages=DEFAULT_PAGES,
+            default_job_seconds=DEFAULT_JOB_SECONDS,
+        )
+        dry.refs = refs
+        return dry
+
+    return _choose(item, dry_run)
 
 
 _SHARED = ("service document", "filter metadata", "service metadata")

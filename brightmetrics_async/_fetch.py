@@ -146,6 +146,9 @@ class Document(NamedTuple):
     key: str
     request: Request
     flow: Any
+    #: When set, ``flow`` returns the document's bytes and this parses them (so a driver
+    #: may keep the bytes in a knowledge store, #12).
+    parse: Any = None
 
 
 class Cached(NamedTuple):

@@ -99,15 +99,19 @@ class Job:
         retry_after: float | None,
         expires_at: float | None = None,
         polls: int = 0,
+        history_key: str | None = None,
     ) -> Job:
-        """A job waiting on ``status_url`` (internal: sessions build jobs)."""
+        """A job waiting on ``status_url`` (internal: sessions build jobs).
+
+        ``history_key``: where its duration is learned (default ``report|format``).
+        """
         poller = JobPoller(
             status_url,
             submitted_at=submitted_at,
             expires_at=expires_at,
             policy=ctx.poll_policy,
             history=ctx.history,
-            history_key=f"{report}|{format.value}",
+            history_key=history_key or f"{report}|{format.value}",
             retry_after=retry_after,
             polls=polls,
         )

@@ -49,10 +49,10 @@ class Ops:
     # -- documents ------------------------------------------------------------------------
 
     def _document(self, key: str, request: Request, parse: Callable[[bytes], Any]) -> Flow[Any]:
-        def load() -> Flow[Any]:
-            return parse((yield from fetch(self.policy, request, read_body(self.policy.limits))))
+        def load() -> Flow[bytes]:
+            return (yield from fetch(self.policy, request, read_body(self.policy.limits)))
 
-        return (yield Document(key, request, load()))
+        return (yield Document(key, request, load(), parse))
 
     def reports(self) -> Flow[list[Report]]:
         """The saved reports of the service document."""

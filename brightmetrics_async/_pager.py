@@ -90,8 +90,10 @@ class PageIterator:
         typed: bool = False,
         page: Callable[[str], Awaitable[Page]] | None = None,
         operation: Callable[[], Operation] | None = None,
+        on_end: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._pager = Pager(start)
+        self._on_end = on_end if start is None else None
         self._closed = False
         self._run = run
         self._ops = ops
@@ -153,6 +155,8 @@ class PageIterator:
         else:
             page = await self._run(self._ops.page(url))
         pager.on_page(page)
+        if pager.next_url is None and self._on_end is not None:
+            await self._on_end(pager.pages_read)  # #12: the whole pull's page count
         if self._typer is not None:
             typer = self._typer
             page = Page(

@@ -17,6 +17,13 @@ Rules, in order:
   waiting time is the point) and poll *n >= 1* waits
   ``min(cap, max(retry_after, (1 - first_poll_fraction) * E) * growth**(n - 1))``:
   the second poll lands at the expected finish (if ``cap`` allows), later ones back off;
+* aiming: once ``stable_after`` durations are known and *stable* (their spread, max - min,
+  is at most ``stable_spread`` of their median), the first poll waits ``A``, the
+  ``aim_quantile`` of the learned durations (the slowest recent run by default), so it
+  lands just after the job is done: one poll per job, the physical floor. A job slower
+  than all recent ones costs a second poll, backed off as above. A recorded duration is the
+  time of the poll that saw 200, so aiming at the slowest run does not drift upwards: it
+  records the aim itself unless the job ran longer;
 * the deadline: a poll planned past it is pulled in to the deadline, unless the floor
   forbids it; a plan still past the deadline means "expired, do not poll".
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import attrs
@@ -50,7 +58,10 @@ class PollPolicy:
     ``learn``/``first_poll_fraction``: aim the first poll at that fraction of the
     report's typical duration; ``expiry_margin``: send no poll later than this many
     seconds before the status URL expires; ``max_polls``: give up (expired) after this
-    many polls, None for no limit other than the deadline.
+    many polls, None for no limit other than the deadline. ``aim_quantile``,
+    ``stable_after``, ``stable_spread``: once ``stable_after`` learned durations vary by
+    at most ``stable_spread`` (of their median), the first poll aims at their
+    ``aim_quantile`` (1.0: the slowest; lower polls earlier and costs more polls).
 
     Raises :class:`ConfigurationError` for out-of-range knobs.
     """
@@ -63,6 +74,9 @@ class PollPolicy:
     first_poll_fraction: float = 0.9
     expiry_margin: float = 15.0
     max_polls: int | None = None
+    aim_quantile: float = 1.0
+    stable_after: int = 3
+    stable_spread: float = 0.5
 
     def __attrs_post_init__(self) -> None:
         checks = {
@@ -73,6 +87,9 @@ class PollPolicy:
             "0 < first_poll_fraction <= 2": 0 < self.first_poll_fraction <= 2,
             "0 <= expiry_margin < 3600": 0 <= self.expiry_margin < JOB_LIFETIME,
             "max_polls >= 1": self.max_polls is None or self.max_polls >= 1,
+            "0 <= aim_quantile <= 1": 0 <= self.aim_quantile <= 1,
+            "stable_after >= 1": self.stable_after >= 1,
+            "0 <= stable_spread < inf": 0 <= self.stable_spread < math.inf,
         }
         for rule, ok in checks.items():
             if not ok:
@@ -100,16 +117,40 @@ class PollPolicy:
             return self.default_retry_after
         return max(retry_after, MIN_RETRY_AFTER)  # hook #14: Retry-After floor
 
-    def delay(self, polls: int, *, retry_after: float | None, expected: float | None) -> float:
+    def aim(self, durations: Sequence[float]) -> float | None:
+        """Where the first poll aims for a report with these learned durations, or None.
+
+        None until ``stable_after`` durations are known and they are stable (see the
+        module docstring), or when ``learn`` is off.
+        """
+        ordered = sorted(d for d in durations if 0 < d < math.inf)
+        if not self.learn or len(ordered) < self.stable_after:
+            return None
+        median = ordered[(len(ordered) - 1) // 2]
+        if ordered[-1] - ordered[0] > self.stable_spread * median:
+            return None
+        return ordered[math.ceil(self.aim_quantile * (len(ordered) - 1))]
+
+    def delay(
+        self,
+        polls: int,
+        *,
+        retry_after: float | None,
+        expected: float | None,
+        aim: float | None = None,
+    ) -> float:
         """Seconds from the last answer (from the 202 if ``polls == 0``) to the next poll.
 
         ``polls`` counts the polls answered so far; ``expected`` is the job's learned
-        duration (ignored unless ``learn``). Never below ``max(retry_after, min_interval)``.
+        duration and ``aim`` the first poll's target (:meth:`aim`), both ignored unless
+        ``learn``. Never below ``max(retry_after, min_interval)``.
         """
         ra = self.retry_after_or_default(retry_after)
         floor = max(ra, self.min_interval)
         if self.learn and expected is not None and 0 < expected < math.inf:
             if polls == 0:
+                if aim is not None and 0 < aim < math.inf:
+                    return max(floor, aim)
                 return max(floor, self.first_poll_fraction * expected)
             step, exponent = max(ra, (1 - self.first_poll_fraction) * expected), polls - 1
         else:
@@ -128,6 +169,7 @@ class PollPolicy:
         retry_after: float | None,
         expected: float | None,
         deadline: float,
+        aim: float | None = None,
     ) -> float:
         """Unix time of the next poll, given the time ``base`` of the last answer.
 
@@ -135,19 +177,25 @@ class PollPolicy:
         before the floor; a result past ``deadline`` means no poll may be sent.
         """
         floor = max(self.retry_after_or_default(retry_after), self.min_interval)
-        planned = base + self.delay(polls, retry_after=retry_after, expected=expected)
+        planned = base + self.delay(polls, retry_after=retry_after, expected=expected, aim=aim)
         if planned > deadline:
             planned = max(base + floor, deadline)
         return planned
 
     def schedule(
-        self, duration: float, *, retry_after: float = 5.0, expected: float | None = None
+        self,
+        duration: float,
+        *,
+        retry_after: float = 5.0,
+        expected: float | None = None,
+        aim: float | None = None,
     ) -> tuple[float, ...]:
         """Poll times (seconds after the 202) for a job that takes ``duration`` seconds.
 
         The server is assumed to send ``retry_after`` every time and the result is ready
         from ``duration`` on; ``expected`` is the learned duration (only used with
-        ``learn``). The last time is the poll that sees 200, or the last one before the
+        ``learn``) and ``aim`` the first poll's target (:meth:`aim`). The last time is the
+        poll that sees 200, or the last one before the
         job's expiry (or ``max_polls``).
         """
         deadline = JOB_LIFETIME - self.expiry_margin
@@ -155,7 +203,12 @@ class PollPolicy:
         base = 0.0
         while self.max_polls is None or len(times) < self.max_polls:
             at = self.plan(
-                len(times), base=base, retry_after=retry_after, expected=expected, deadline=deadline
+                len(times),
+                base=base,
+                retry_after=retry_after,
+                expected=expected,
+                deadline=deadline,
+                aim=aim,
             )
             if at > deadline:
                 break
@@ -166,21 +219,33 @@ class PollPolicy:
         return tuple(times)
 
     def predict_polls(
-        self, duration: float, *, retry_after: float = 5.0, expected: float | None = None
+        self,
+        duration: float,
+        *,
+        retry_after: float = 5.0,
+        expected: float | None = None,
+        aim: float | None = None,
     ) -> int:
         """How many polls (requests) a job of ``duration`` seconds costs under this policy.
 
         The poll that sees 200 counts; see :meth:`schedule` for the assumptions.
         """
-        return len(self.schedule(duration, retry_after=retry_after, expected=expected))
+        return len(self.schedule(duration, retry_after=retry_after, expected=expected, aim=aim))
 
 
 class CostRow(NamedTuple):
-    """One line of :func:`cost_table`: a duration and the polls it costs."""
+    """One line of :func:`cost_table`: a duration and the polls it costs.
+
+    ``polls``: nothing learned; ``learned_polls``: the duration learned (fewer runs than
+    ``stable_after``); ``stable_polls``: learned and stable (the first poll aims at it);
+    ``naive_polls``: a poll every Retry-After.
+    """
 
     duration: float
     polls: int
     naive_polls: int
+    learned_polls: int = 0
+    stable_polls: int = 0
 
 
 def cost_table(
@@ -188,13 +253,18 @@ def cost_table(
     durations: tuple[float, ...] = (10, 60, 300, 1800),
     retry_after: float = 5,
 ) -> list[CostRow]:
-    """Polls per job duration under ``policy`` (nothing learned) and under naive polling."""
+    """Polls per job duration under ``policy`` (nothing learned, learned, learned and
+    stable) and under naive polling."""
     naive = PollPolicy.naive()
     return [
         CostRow(
             float(d),
             policy.predict_polls(d, retry_after=retry_after),
             naive.predict_polls(d, retry_after=retry_after),
+            policy.predict_polls(d, retry_after=retry_after, expected=d),
+            policy.predict_polls(
+                d, retry_after=retry_after, expected=d, aim=policy.aim([d] * policy.stable_after)
+            ),
         )
         for d in durations
     ]
@@ -230,6 +300,16 @@ class JobHistory:
         durations = self._durations.pop(key, None) or deque(maxlen=self._size)
         durations.append(duration)
         self._durations[key] = durations
+        while len(self._durations) > self._max_keys:
+            self._durations.popitem(last=False)
+
+    def seed(self, key: str, durations: Sequence[float]) -> None:
+        """Put ``durations`` learned elsewhere (a knowledge store) before those recorded here."""
+        own = self._durations.pop(key, None) or deque(maxlen=self._size)
+        merged: deque[float] = deque(maxlen=self._size)
+        merged.extend(d for d in durations if 0 <= d < math.inf)
+        merged.extend(own)
+        self._durations[key] = merged
         while len(self._durations) > self._max_keys:
             self._durations.popitem(last=False)
 

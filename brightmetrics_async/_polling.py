@@ -219,8 +219,10 @@ class JobPoller:
             "deadline" if self._deadline < end_of_life else "lifetime"
         )
         self._expected: float | None = None
+        self._aim: float | None = None
         if self._policy.learn and history is not None and history_key is not None:
             self._expected = history.expected(history_key)
+            self._aim = self._policy.aim(history.durations(history_key))  # #12: aim when stable
         self._state = JobState.PENDING
         self._awaiting = False
         self._next_poll_at = self._plan()
@@ -368,6 +370,7 @@ class JobPoller:
             retry_after=self._retry_after,
             expected=self._expected,
             deadline=self._deadline,
+            aim=self._aim,
         )
 
     def _require_pending(self, what: str) -> None:

@@ -41,7 +41,9 @@ class PullItem:
 
     With ``path`` the result goes to that file atomically (``Path``); without, JSON gives the
     rows (``list``) and other formats the bytes. ``use_async=True`` runs it as an asynchronous
-    export job (``Prefer: respond-async``).
+    export job (``Prefer: respond-async``), ``False`` as a plain request (pages for JSON);
+    ``None`` (default) lets the pull choose the way predicted to cost fewer requests from what
+    the knowledge store learned (paging while nothing is known).
     """
 
     report: Report | str
@@ -49,7 +51,7 @@ class PullItem:
     filter: str | FilterExpr | None = None
     timezone: str | dt.tzinfo | None = None
     path: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
-    use_async: bool = False
+    use_async: bool | None = None
     label: str | None = None
 
     @property
@@ -118,5 +120,6 @@ def item_key(item: PullItem) -> str:
     filt = item.filter if item.filter is None or isinstance(item.filter, str) else str(item.filter)
     zone = None if item.timezone is None else str(item.timezone)
     path = None if item.path is None else str(item.path.resolve())
-    document = json.dumps([1, report, item.format.value, filt, zone, path, item.use_async])
+    # bool(): "let the pull choose" keys like "synchronous", as before choosing existed.
+    document = json.dumps([1, report, item.format.value, filt, zone, path, bool(item.use_async)])
     return hashlib.sha256(document.encode()).hexdigest()[:32]

@@ -3,8 +3,11 @@
 The constructor does nothing but check its arguments: no connection, task or event-loop binding
 happens until the first request (or ``async with``). Every request goes through ``HttpClient``,
 which spends the account's budget first. The service document, filter schemas and the root
-``$metadata`` are cached for the life of the session, so resolving a title or checking a filter
-costs a request once.
+``$metadata`` are cached for the life of the session and, with a knowledge store (``cache=``,
+the default), across sessions and processes for ``cache_max_age``: resolving a title or
+checking a filter costs a request once a day. The store also keeps learned job durations and
+page counts (``_knowledge``), which the dry run (:meth:`Session.dry_run`) reads; each use is a
+hook marked ``#12``.
 """
 
 from __future__ import annotations
@@ -19,20 +22,23 @@ import attrs
 
 from ._atomic import AtomicFile
 from ._auth import Auth, auth_from_env
+from ._bodies import stream_typed
 from ._budget import DEFAULT, Budget, Default, SQLiteBudget
 from ._bulk import Pull
 from ._clock import Clock, SystemClock
 from ._driver import Driver
-from ._errors import ConfigurationError
+from ._economy import Economy, filter_text, ref_name
+from ._errors import ApiError, ConfigurationError
 from ._estimate import (
     DEFAULT_JOB_SECONDS,
     DEFAULT_PAGES,
     DEFAULT_RETRY_AFTER,
     Estimate,
     Learned,
+    choose_async,
     estimate_requests,
 )
-from ._fetch import Policy
+from ._fetch import Policy, fetch
 from ._filters import FilterExpr
 from ._formats import Format, format_for_path
 from ._http import Timeouts, Transport
@@ -47,19 +53,22 @@ from ._job_keys import (
 from ._jobs import Job, JobContext
 from ._journal import Journal
 from ._json_array import ArrayWriter, dump_array
+from ._knowledge import DEFAULT_MAX_AGE, Knowledge, KnowledgeStore, SQLiteKnowledge
+from ._knowledge._learner import LearnedHistory, Learner
+from ._knowledge._plan import Learned as StoreKnown
 from ._limits import Limits, check_max_bytes, export_meter
-from ._models import BudgetSnapshot, FilterSchema, Page, Report
+from ._models import BudgetSnapshot, FilterSchema, Report
 from ._ops import Ops
 from ._otel import Telemetry
 from ._otel_setup import telemetry_for
 from ._pager import PageIterator, RowIterator
-from ._poll_policy import JobHistory, PollPolicy
-from ._protocol import check_link, default_account, is_loopback, origin_of, parse_page
+from ._poll_policy import PollPolicy
+from ._protocol import check_link, default_account, is_loopback, origin_of
 from ._pull_items import PullEvent, PullItem
 from ._request import Query, Request, Requests
-from ._results import MemoryResultCache, ResultCache, result_key
+from ._results import ResultCache, shared_results
 from ._retry import RetryPolicy
-from ._shared_cache import check_max_age, read_through
+from ._shared_cache import check_max_age
 from ._submit import resume_job, submit_job
 from ._validate import check_export_target, check_page_args, check_pull_args, check_session_args
 
@@ -97,15 +106,20 @@ class Session:
     of ``Accept``. ``limits`` bounds the decoded size of each body read into memory
     (:class:`Limits`; defaults: page 64 MB, metadata 8 MB, status and error bodies 64 KB).
     ``use_reserve=True`` makes this an interactive session: its requests may spend the
-    budget's ``reserve`` tokens, which other sessions leave alone.
+    budget's ``reserve`` tokens, which other sessions leave alone. ``cache`` is the knowledge
+    store (default: a :class:`SQLiteKnowledge` file beside the default budget's, shared by
+    every session and process of the account; ``None``: remember nothing across sessions);
+    its documents are used for ``cache_max_age`` seconds (24 h), and :meth:`refresh_cache`
+    fetches them again.
 
     OpenTelemetry (with the ``otel`` extra installed): spans and metrics go to the global
     providers unless ``tracer_provider`` / ``meter_provider`` are given; ``telemetry=False``
     turns them off. No trace context is sent to the service unless ``propagate_trace=True``.
-    ``result_cache`` keeps the answers of ``max_age=`` calls (default: in this session's
-    memory; :class:`RedisResultCache` shares them between replicas); ``job_keys`` records keyed
-    submissions (default: :class:`SQLiteJobKeys` beside the journal; :class:`RedisJobKeys`
-    for several machines). Neither is closed by the session when passed in.
+    ``result_cache`` keeps the answers of ``max_age=`` calls (default: one memory cache shared
+    by the sessions of this process; :class:`RedisResultCache` shares them between replicas);
+    ``job_keys`` records keyed submissions (default: :class:`SQLiteJobKeys` beside the
+    journal; :class:`RedisJobKeys` for several machines). Neither is closed by the session
+    when passed in.
 
     Raises :class:`ConfigurationError` when no credentials are found or the URL is unusable.
     """
@@ -133,6 +147,8 @@ class Session:
         telemetry: bool = True,
         result_cache: ResultCache | None = None,
         job_keys: JobKeys | None = None,
+        cache: KnowledgeStore | Default | None = DEFAULT,
+        cache_max_age: float = DEFAULT_MAX_AGE,
     ) -> None:
         auth = auth if auth is not None else auth_from_env()
         if auth is None:
@@ -172,7 +188,27 @@ class Session:
         policy = Policy(base, retry or RetryPolicy(), self._driver.max_wait, limits or Limits())
         self._ops = Ops(policy, self._requests, check_filters=check_filters)
         self.poll_policy = poll_policy or PollPolicy()
-        self.job_history = JobHistory()
+        if cache is not None and not isinstance(cache, (KnowledgeStore, Default)):
+            raise TypeError("cache must be a KnowledgeStore, None or left out")
+        self._owns_cache = isinstance(cache, Default)
+        store = SQLiteKnowledge() if isinstance(cache, Default) else cache
+        self.knowledge = Knowledge(
+            store, scope=f"{self.account}|{base}", clock=self.clock, max_age=cache_max_age
+        )
+        self.job_history = LearnedHistory()
+        self._learner = Learner(self.knowledge, self.job_history)  # #12
+        self._driver.documents.learner = self._learner
+        self._driver.limits = policy.limits  # #14: what a shared answer is read under
+        # #12/#17: the one result cache of max_age= calls (read through ``read_through``).
+        self._results: ResultCache = result_cache if result_cache is not None else shared_results()
+        self._economy = Economy(
+            self._driver,
+            self._ops,
+            self._learner,
+            self._results,
+            scope=self.knowledge.scope,
+            clock=self.clock,
+        )
         self._jobs = JobContext(
             self._driver, policy, self._requests, self.poll_policy, self.job_history
         )
@@ -184,7 +220,6 @@ class Session:
             propagate=propagate_trace,
             enabled=telemetry,
         )
-        self._results: ResultCache = result_cache or MemoryResultCache()
         self._job_keys = job_keys  # the default file opens on first use
         self._owns_job_keys = job_keys is None
         # A claim outlives the longest the claimer's submission may wait for a token.
@@ -208,10 +243,13 @@ class Session:
     async def aclose(self) -> None:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
         try:
+            await self._learner.flush()  # #12: durations learned in this session
             await self._transport.aclose()
             if self._owns_job_keys and self._job_keys is not None:  # #17
                 await self._job_keys.aclose()
         finally:
+            if self._owns_cache and self.knowledge.store is not None:
+                await self.knowledge.store.aclose()
             if self._owns_budget:
                 await self.budget.aclose()
 
@@ -229,6 +267,11 @@ class Session:
     def aiohttp_session(self) -> aiohttp.ClientSession | None:
         """The aiohttp session in use (None before the first request, or after closing)."""
         return self._transport.session
+
+    def refresh_cache(self) -> None:
+        """Fetch the service document and ``$metadata`` again on next use (no request now)."""
+        self.knowledge.refresh()
+        self._driver.documents.clear()
 
     async def budget_status(self) -> BudgetSnapshot:
         """A frozen snapshot of this account's budget: remaining, next free time, spent."""
@@ -321,18 +364,20 @@ class Session:
         not a bool or a ``check`` not None or a bool.
         """
         check_page_args(start=start, typed=typed, check=check)
-        q = self.query(report, filter=filter, timezone=timezone, check=check)
         age = None if max_age is None else check_max_age(max_age)
+        q = self.query(report, filter=filter, timezone=timezone, check=check)
         if start is not None:
             check_link(start, self.base_url, what="checkpoint")
+        economy = self._economy  # #12: result cache, recheck, page counts learned
         return PageIterator(
             start,
             run=self._driver.run,
             ops=self._ops,
             query=q,
             typed=typed,
-            page=None if age is None else lambda url: self._cached_page(url, age),
-            operation=lambda: self._driver.telemetry.operation("rows", report=_ref_name(q)),
+            page=economy.first_page(q, age, recheck=start is None),
+            operation=lambda: self._driver.telemetry.operation("rows", report=ref_name(q)),
+            on_end=lambda pages: economy.pages_done(q, pages),
         )
 
     def rows(
@@ -374,21 +419,11 @@ class Session:
         ``max_age`` serves an answer received within that many seconds (see :meth:`pages`).
         Raises :class:`UnexpectedResponse` when the body's type is not the one requested.
         """
-        q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         age = None if max_age is None else check_max_age(max_age)
+        q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         if q.format is Format.JSON:
             return dump_array([row async for row in self.rows(q, max_age=age)])
-
-        async def send() -> bytes:
-            with self._driver.telemetry.operating("download", report=_ref_name(q)):  # #17
-                body: bytes = await self._driver.run(self._ops.download(q))
-            return body
-
-        if age is None:
-            return await send()
-        request = await self.request(q)  # #17: the result cache
-        key = result_key(self._result_scope(), request.url, dict(request.headers))
-        return await read_through(self._results, key, max_age=age, clock=self.clock, fetch=send)
+        return await self._economy.body(q, age, operation="download")  # #12/#17
 
     async def export(
         self,
@@ -401,6 +436,7 @@ class Session:
         check: bool | None = None,
         progress: Callable[[int], None] | None = None,
         max_bytes: int | None = None,
+        max_age: float | None = None,
     ) -> Path:
         """Stream the report to ``path`` atomically: complete, or absent.
 
@@ -411,9 +447,11 @@ class Session:
         a suffix contradicting ``format`` is a :class:`ConfigurationError` before any request,
         and so is a directory as ``path``. ``max_bytes`` bounds the size of the export (default
         ``Limits.export``, none); past it :class:`UnexpectedResponse` and no file.
-        Returns the final path.
+        ``max_age``: served from a response received at most that long ago, if any (the body
+        is then held in memory, to be kept; see :meth:`pages`). Returns the final path.
         """
         target, max_bytes = check_export_target(path), check_max_bytes(max_bytes)
+        age = None if max_age is None else check_max_age(max_age)
         if isinstance(report, Query):  # the suffix must agree with the query's own format
             q = attrs.evolve(report, format=format_for_path(path, report.format))
         else:  # the suffix names the format; a contradiction is refused before any request
@@ -424,7 +462,7 @@ class Session:
             with AtomicFile(target) as out:
                 writer = ArrayWriter(out)
                 writer.start()
-                async with self.pages(q) as pages:
+                async with self.pages(q, max_age=age) as pages:
                     async for page in pages:
                         writer.write(page.rows)
                         meter.add(out.bytes_written - meter.total)
@@ -432,9 +470,26 @@ class Session:
                 return out.commit()
         with (
             AtomicFile(target) as out,
-            self._driver.telemetry.operating("export", report=_ref_name(q)),  # #17
+            self._driver.telemetry.operating("export", report=ref_name(q)),  # #17
         ):
-            await self._driver.run(self._ops.export(q, out, progress, max_bytes))
+            limits = self._ops.policy.limits
+            if age is not None:  # #12: the result cache
+                body = await self._economy.body(q, age)
+                export_meter(max_bytes, limits, what="export").add(len(body))
+                out.write(body)
+                if progress is not None:
+                    progress(len(body))
+            else:
+                fmt = q.format
+                await self._economy.send(
+                    q,
+                    "export",
+                    lambda r: fetch(
+                        self._ops.policy,
+                        r,
+                        stream_typed(out, fmt, progress, limits=limits, max_bytes=max_bytes),
+                    ),
+                )
             return out.commit()
 
     # -- asynchronous exports ------------------------------------------------------------
@@ -463,11 +518,23 @@ class Session:
         if key is not None:
             check_job_key(key)
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
-        request = await self._driver.run(self._ops.data_request(q, "submit"))
         rep = await self.report(q.report)
+        history = await self._learner.job_key(rep.url, q.format.value, filter_text(q))  # #12
+        request = await self._driver.run(self._ops.data_request(q, "submit"))
 
         async def start() -> Job:
-            return await submit_job(self._jobs, request, report=rep.url, format=q.format)
+            nonlocal request
+            try:
+                return await submit_job(
+                    self._jobs, request, report=rep.url, format=q.format, history_key=history
+                )
+            except ApiError as error:  # #12: a stored document proved wrong, sent once more
+                if not await self._economy.recheck(q, error, request.url):
+                    raise
+            request = await self._driver.run(self._ops.data_request(q, "submit"))
+            return await submit_job(
+                self._jobs, request, report=rep.url, format=q.format, history_key=history
+            )
 
         if key is None:
             return await start()
@@ -492,13 +559,15 @@ class Session:
         job_seconds: float | None = None,
         retry_after: float | None = None,
         known: Known | None = None,
+        choose: bool = False,
     ) -> Estimate:
         """What pulling ``items`` would spend: the dry run of this session's own flows.
 
         Documents this session already holds cost nothing; learned job durations come from
-        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default.
-        ``job_seconds`` / ``retry_after`` (None: the documented defaults) are assumed for
-        jobs. No request is sent.
+        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default
+        (:meth:`dry_run` uses the knowledge store). ``job_seconds`` / ``retry_after`` (None:
+        the documented defaults) are assumed for jobs. ``choose``: count an item left to
+        choose (``use_async=None``) the way a bulk pull runs it. No request is sent.
         """
         job_seconds = DEFAULT_JOB_SECONDS if job_seconds is None else job_seconds
         retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
@@ -516,7 +585,53 @@ class Session:
             history=self.job_history,
             ops=self._ops,
             known=known,
+            choose=choose,
         )
+
+    async def learned(self, items: Sequence[PullItem | ReportRef]) -> StoreKnown:
+        """What this session and its knowledge store know of ``items`` (documents, page
+        counts, job durations): the :class:`Known` its dry run reads (#12); no request."""
+        return await self._learner.snapshot(
+            items,
+            held=self._driver.documents.get,
+            policy=self.poll_policy,
+            retry_after=DEFAULT_RETRY_AFTER,
+        )
+
+    async def dry_run(
+        self,
+        items: Sequence[PullItem | ReportRef],
+        *,
+        typed_items: Collection[int] = (),
+        default_pages: int = DEFAULT_PAGES,
+        job_seconds: float | None = None,
+        retry_after: float | None = None,
+    ) -> Estimate:
+        """:meth:`estimate` with the knowledge store as what is known: when nothing is
+        guessed (:attr:`Estimate.guesses` empty) it is what the pull will spend."""
+        return self.estimate(
+            items,
+            typed_items=typed_items,
+            default_pages=default_pages,
+            job_seconds=job_seconds,
+            retry_after=retry_after,
+            known=await self.learned(items),
+            choose=True,
+        )
+
+    async def choose_way(self, item: PullItem) -> PullItem:
+        """``item`` with ``use_async`` decided: as given, else the way the dry run predicts
+        to cost fewer requests (paging while its page count is unknown); no request."""
+        if item.use_async is not None:
+            return item
+        way = choose_async(
+            item,
+            policy=self.poll_policy,
+            known=await self.learned([item]),
+            history=self.job_history,
+            ops=self._ops,
+        )
+        return attrs.evolve(item, use_async=way)
 
     def pull_many(
         self,
@@ -561,26 +676,3 @@ class Session:
 
     def _job_scope(self) -> str:
         return f"{self.account}\n{self.base_url}"
-
-    def _result_scope(self) -> str:
-        return f"{self.account}|{self.base_url}"
-
-    async def _cached_page(self, url: str, max_age: float) -> Page:
-        """A page from the result cache when young enough, else fetched (and kept)."""
-        request = self._requests.page(url)
-        key = result_key(self._result_scope(), url, dict(request.headers))
-
-        async def fetch() -> bytes:
-            body: bytes = await self._driver.run(self._ops.page_body(url))
-            return body
-
-        body = await read_through(
-            self._results, key, max_age=max_age, clock=self.clock, fetch=fetch
-        )
-        return parse_page(body)
-
-
-def _ref_name(query: Query) -> str:
-    """What names a report in telemetry: its GUID when known, else what the caller gave."""
-    report = query.report
-    return report.url if isinstance(report, Report) else report

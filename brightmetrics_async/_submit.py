@@ -24,6 +24,7 @@ async def submit_job(
     *,
     report: str,
     format: Format,  # noqa: A002
+    history_key: str | None = None,
 ) -> Job:
     """Send a data request with ``Prefer: respond-async`` and return the :class:`Job`.
 
@@ -47,6 +48,7 @@ async def submit_job(
         status_url=outcome.status_url,
         submitted_at=outcome.accepted_at,
         retry_after=outcome.retry_after,
+        history_key=history_key,
     )
 
 

@@ -28,7 +28,12 @@ async def main(url: str, key: str, store: str, attempts: int) -> None:
     try:
         for _ in range(attempts):
             async with bm.Session(
-                bm.ApiKey(key), base_url=url, budget=budget, account="acme", max_wait=0
+                bm.ApiKey(key),
+                base_url=url,
+                budget=budget,
+                account="acme",
+                max_wait=0,
+                cache=None,  # nothing remembered: every attempt fetches the document
             ) as s:
                 try:
                     await s.reports()

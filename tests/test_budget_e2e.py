@@ -110,13 +110,22 @@ async def test_a_429_pauses_every_session_of_the_account(
 ) -> None:
     # Other users of the account spent the quota: the server is the truth.
     budget = bm.MemoryBudget(clock=bm_clock)
+    # cache=None: every session fetches the service document (nothing remembered).
     async with bm.Session(
-        bm.ApiKey(DEMO_API_KEY), base_url=bm_server.url, budget=budget, clock=bm_clock, max_wait=60
+        bm.ApiKey(DEMO_API_KEY),
+        base_url=bm_server.url,
+        budget=budget,
+        clock=bm_clock,
+        max_wait=60,
+        cache=None,
     ) as s:
         # Spend the server's quota from "another user" (no client budget involved).
         for _ in range(150):
             async with bm.Session(
-                bm.ApiKey(DEMO_API_KEY), base_url=bm_server.url, budget=bm.MemoryBudget()
+                bm.ApiKey(DEMO_API_KEY),
+                base_url=bm_server.url,
+                budget=bm.MemoryBudget(),
+                cache=None,
             ) as other:
                 await other.reports()
         with pytest.raises(bm.BudgetExhausted) as info:
@@ -133,7 +142,7 @@ async def test_the_budgets_own_max_wait_applies_unless_the_session_says_otherwis
 ) -> None:
     budget = bm.MemoryBudget(limit=1, max_wait=0, clock=bm_clock)
     async with bm.Session(
-        bm.ApiKey(DEMO_API_KEY), base_url=bm_server.url, budget=budget, clock=bm_clock
+        bm.ApiKey(DEMO_API_KEY), base_url=bm_server.url, budget=budget, clock=bm_clock, cache=None
     ) as s:
         await s.reports()
         with pytest.raises(bm.BudgetExhausted):
@@ -145,6 +154,7 @@ async def test_the_budgets_own_max_wait_applies_unless_the_session_says_otherwis
         budget=waiting,
         clock=bm_clock,
         max_wait=2 * 86400,
+        cache=None,
     ) as s:
         start = bm_clock.time()
         await s.reports()

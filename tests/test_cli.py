@@ -83,7 +83,8 @@ async def test_filters_show_types_operators_and_the_agent_proxy_rule() -> None:
     assert table.code == 0
     assert "Agent_Name_by_Skill" in table.out
     assert "gt ge lt le ne" in table.out
-    assert len(metadata) == 2  # one per process: the schema is fetched once per session
+    # Fetched once: the second process reads it from the knowledge store (#12).
+    assert len(metadata) == 1
 
 
 async def test_export_every_format_writes_complete_files(tmp_path: Path) -> None:
@@ -236,7 +237,9 @@ async def test_config_file_and_environment_credentials(tmp_path: Path) -> None:
             f'url = "{server.url}"\napi_key = "{DEMO_API_KEY}"\n'
         )
         (default_dir / "config.toml").chmod(0o600)
-        from_default = await run_cli("reports", "--json")
+        # A fresh state directory: the knowledge store of the runs above would answer it.
+        fresh = cli_env(XDG_STATE_HOME=str(tmp_path / "fresh-state"))
+        from_default = await run_cli("reports", "--json", env=fresh)
         auths = [r.header("Authorization") for r in server.emulator.requests]
     assert from_file.code == from_env.code == from_default.code == 0, from_file.err
     assert json.loads(from_file.out) == json.loads(from_env.out) == json.loads(from_default.out)

@@ -219,7 +219,10 @@ async def test_job_resume_never_shows_a_past_poll_time(tmp_path: Path) -> None:
 async def test_a_429_says_until_when_why_and_what_to_do(tmp_path: Path) -> None:
     config = EmulatorConfig(quota_limit=1)
     async with emulator(config) as server:
-        first = await run_cli("reports", *creds(server))
+        # Another machine's state: its knowledge store keeps the service document there,
+        # so the next run here asks the server again (#12).
+        elsewhere = cli_env(XDG_STATE_HOME=str(tmp_path / "elsewhere"))
+        first = await run_cli("reports", *creds(server), env=elsewhere)
         refused = await run_cli("reports", *creds(server))
         shown = await run_cli("budget", *creds(server))
         local = await run_cli("reports", "--json", *creds(server))

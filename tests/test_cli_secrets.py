@@ -55,7 +55,12 @@ async def test_the_command_line_beats_the_environment_which_beats_the_config(
         env_user = await run_cli(
             "reports",
             "--password-stdin",
-            env=cli_env(BRIGHTMETRICS_URL=server.url, BRIGHTMETRICS_USER=DEMO_USER),
+            # Another state directory: the knowledge store of the run above would answer (#12).
+            env=cli_env(
+                BRIGHTMETRICS_URL=server.url,
+                BRIGHTMETRICS_USER=DEMO_USER,
+                XDG_STATE_HOME=str(tmp_path / "elsewhere"),
+            ),
             stdin=DEMO_PASSWORD + "\n",
         )
         auths = [r.header("Authorization") or "" for r in server.emulator.requests]

@@ -82,7 +82,10 @@ def test_learned_durations_shorten_the_estimate() -> None:
     item = bm.PullItem(AGENT_DETAIL, format="csv", use_async=True)
     learned = estimate_requests([item], policy=POLICY, history=history, job_seconds=40)
     blind = estimate_requests([item], policy=POLICY, job_seconds=40)
-    expected = POLICY.predict_polls(40, retry_after=5, expected=40.0)
+    # Three stable durations: the first poll aims at them (#12), as the real job's poller does.
+    aim = POLICY.aim([40.0] * 3)
+    assert aim == 40.0
+    expected = POLICY.predict_polls(40, retry_after=5, expected=40.0, aim=aim)
     assert learned.items[0].requests == 1 + expected
     assert learned.total < blind.total
 
@@ -120,7 +123,8 @@ async def test_estimate_equals_what_a_pull_spends(
     bm_server: EmulatorServer, bm_clock: VirtualClock
 ) -> None:
     items = [
-        bm.PullItem("Search by CallerID"),
+        # Forced to page (the default would choose the cheaper export: see the next test).
+        bm.PullItem("Search by CallerID", use_async=False),
         bm.PullItem(AGENT_DETAIL, format="csv", filter="Media_Type eq 'Voice'"),
         bm.PullItem(AGENT_DETAIL, format="xlsx", filter="Media_Type ne 'Chat'"),
         bm.PullItem(SERVICE_SUMMARY, format="pdf", use_async=True),
@@ -153,3 +157,44 @@ async def test_estimate_equals_what_a_pull_spends(
     assert spent == est.total
     assert est.items[0].requests == pages > 1
     assert [r.polls for r in results][3:] == [POLICY.predict_polls(20, retry_after=5)] * 2
+
+
+@pytest.mark.anyio
+async def test_a_learned_estimate_counts_the_cheaper_way_a_pull_takes(
+    bm_server: EmulatorServer, bm_clock: VirtualClock
+) -> None:
+    """After a warm run the estimate reads the knowledge store: no 10-page or 60 s guess."""
+    items = [
+        bm.PullItem("Search by CallerID"),  # 9 pages known: an export is cheaper
+        bm.PullItem(SERVICE_SUMMARY),  # 1 page known: paging
+        bm.PullItem(AGENT_DETAIL, format="csv", filter="Media_Type eq 'Voice'"),
+    ]
+    store = bm.MemoryKnowledge()
+
+    def session() -> bm.Session:
+        return bm.Session(
+            bm.ApiKey(DEMO_API_KEY),
+            base_url=bm_server.url,
+            budget=bm.MemoryBudget(),
+            clock=bm_clock,
+            cache=store,
+        )
+
+    for _ in range(4):  # the first run learns pages, the next three a stable job duration
+        async with session() as s, s.pull_many(items) as pull:
+            assert all(r.ok for r in await pull.collect())
+    log = bm_server.emulator.requests
+    async with session() as s:
+        learned = await s.learned(items)
+        est = estimate_requests(items, policy=s.poll_policy, learned=learned)
+        before = len(log)
+        async with s.pull_many(items) as pull:
+            results = await pull.collect()
+    assert all(r.ok for r in results)
+    assert learned.service_cached
+    assert all(i.filters_cached for i in learned.items[2:])
+    assert [c.kind for c in est.items] == ["job", "pages", "download"]
+    assert "learned" in est.items[0].detail
+    assert est.service_document == est.filter_metadata == 0
+    assert not any("unknown" in c.detail for c in est.items)
+    assert len(log) - before == est.total == 2 + 1 + 1

@@ -164,7 +164,14 @@ def test_cost_table_rows_match_predictions() -> None:
     for row in rows:
         assert row.polls == policy.predict_polls(row.duration, retry_after=5)
         assert row.naive_polls == PollPolicy.naive().predict_polls(row.duration, retry_after=5)
-        assert tuple(row) == (row.duration, row.polls, row.naive_polls)
+        assert tuple(row) == (
+            row.duration,
+            row.polls,
+            row.naive_polls,
+            row.learned_polls,
+            row.stable_polls,
+        )
+        assert row.learned_polls == policy.predict_polls(row.duration, expected=row.duration)
 
 
 def test_eager_spends_more_to_finish_sooner() -> None:
@@ -567,3 +574,58 @@ def test_history_low_quantile() -> None:
 def test_history_bad_arguments(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         JobHistory(**kwargs)  # type: ignore[arg-type]
+
+
+# -- aiming the first poll at a learned, stable duration (#12) ---------------------------------
+
+
+def test_aim_needs_enough_stable_durations() -> None:
+    policy = PollPolicy()
+    assert policy.aim([]) is None
+    assert policy.aim([100.0, 110.0]) is None  # fewer than stable_after (3)
+    assert policy.aim([100.0, 110.0, 120.0]) == 120.0  # the slowest by default
+    assert policy.aim([100.0, 300.0, 120.0]) is None  # spread 200 > 0.5 x median 120
+    assert PollPolicy(stable_spread=2.0).aim([100.0, 300.0, 120.0]) == 300.0
+    assert PollPolicy(aim_quantile=0.5).aim([100.0, 110.0, 120.0]) == 110.0
+    assert PollPolicy(learn=False).aim([100.0] * 5) is None
+    assert policy.aim([0.0, float("nan"), 100.0, 100.0, 100.0]) == 100.0  # junk ignored
+    for bad in ({"aim_quantile": 1.5}, {"stable_after": 0}, {"stable_spread": -1.0}):
+        with pytest.raises(ConfigurationError):
+            PollPolicy(**bad)
+
+
+def test_an_aimed_first_poll_lands_at_the_aim_and_a_miss_backs_off() -> None:
+    policy = PollPolicy()
+    # Aimed: one poll for any job no slower than the aim.
+    assert policy.schedule(100, expected=100, aim=120) == (120.0,)
+    assert policy.predict_polls(119, expected=100, aim=120) == 1
+    # Slower than the aim: the next poll backs off from there (never below Retry-After).
+    times = policy.schedule(150, expected=100, aim=120)
+    assert times[0] == 120.0
+    assert len(times) >= 2
+    assert times[-1] >= 150
+    # Never earlier than the floor, even with a tiny aim.
+    assert policy.schedule(1, retry_after=5, expected=1, aim=1) == (5.0,)
+    # Without a learned duration the aim is not used.
+    assert policy.schedule(100, aim=120) == policy.schedule(100)
+
+
+def test_a_poller_aims_once_its_history_is_stable() -> None:
+    history = JobHistory()
+    for d in (100.0, 104.0, 110.0):
+        history.record("r|csv|", d)
+    poller = JobPoller(
+        "https://x/status/1", submitted_at=0.0, history=history, history_key="r|csv|"
+    )
+    assert poller.next_poll_at == 110.0
+    fresh = JobPoller("https://x/status/2", submitted_at=0.0, history=JobHistory(), history_key="k")
+    assert fresh.next_poll_at == PollPolicy().delay(0, retry_after=None, expected=None)
+
+
+def test_history_seed_puts_stored_durations_first() -> None:
+    history = JobHistory(size=3)
+    history.record("k", 5.0)
+    history.seed("k", [1.0, 2.0, float("inf"), -1.0])
+    assert history.durations("k") == (1.0, 2.0, 5.0)
+    history.seed("k", [9.0])  # older than what is remembered: the newest three stay
+    assert history.durations("k") == (1.0, 2.0, 5.0)

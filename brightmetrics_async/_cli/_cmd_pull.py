@@ -18,11 +18,13 @@ from ._lookup import resolve, resolve_all
 from ._pulling import (
     Outcome,
     check_budget,
-    estimate,
     estimate_json,
     first_failure,
     pull_targets,
     validate,
+)
+from ._pulling import (
+    dry_run as estimate_learned,
 )
 from ._run import Ctx
 from ._settings import connection_options
@@ -210,6 +212,11 @@ async def _resolved(s: bm.Session, targets: list[Target], out: Path) -> list[Tar
 @click.option("--parallel", type=click.IntRange(1, 64), help="Items at once [default: 4].")
 @click.option("--yes", "-y", is_flag=True, help="Start even if the estimate exceeds the budget.")
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what the pull would cost (from what earlier runs learned) and stop.",
+)
+@click.option(
     "--fresh", is_flag=True, help="Start over: forget what an interrupted run of it left."
 )
 @connection_options
@@ -224,6 +231,7 @@ def pull(
     use_async: bool,
     parallel: int | None,
     yes: bool,
+    dry_run: bool,
     fresh: bool,
     **kwargs: Any,
 ) -> None:
@@ -261,7 +269,15 @@ def pull(
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
             targets = [attrs.evolve(t, journaled=True) for t in targets]
-            est = estimate(s, targets)
+            est = await estimate_learned(s, targets)  # #12: the dry run, knowledge store
+            if dry_run:
+                snap = await s.budget_status()
+                if ctx.settings.json:
+                    result = {"estimate": estimate_json(est), "remaining": snap.remaining}
+                    ctx.print_json(result)
+                else:
+                    await check_budget(ctx, s, est, yes=True, dry=True)
+                return 0
             await check_budget(ctx, s, est, yes=yes)
             targets = await _resolved(s, targets, out)
             await validate(s, targets)

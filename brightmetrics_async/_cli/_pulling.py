@@ -20,9 +20,11 @@ import attrs
 
 import brightmetrics_async as bm
 
+from .._ops import SERVICE_DOCUMENT
 from ._display import Display, human_bytes, plural
 from ._exit import classify, message
 from ._files import write_json_rows, write_parquet
+from ._lookup import is_guid, match_report
 from ._run import Ctx
 from ._targets import Target
 
@@ -120,6 +122,27 @@ def estimate(
     )
 
 
+async def dry_run(session: bm.Session, targets: Sequence[Target]) -> bm.Estimate:
+    """The dry run of pulling ``targets`` with what the knowledge store learned (no request):
+    exact unless ``guesses`` says otherwise (#12)."""
+    items = [t.pull_item() for t in targets]
+    reports = (await session.learned(items)).docs.get(SERVICE_DOCUMENT)
+    if reports is not None:  # names matched loosely, as the pull will (no request)
+        items = [attrs.evolve(i, report=_loose(i.report, reports)) for i in items]
+    return await session.dry_run(
+        items, typed_items={i for i, t in enumerate(targets) if t.format == "parquet"}
+    )
+
+
+def _loose(ref: bm.Report | str, reports: Sequence[bm.Report]) -> bm.Report | str:
+    if isinstance(ref, bm.Report) or is_guid(ref):
+        return ref
+    try:
+        return match_report(ref, reports)
+    except bm.NotFound:
+        return ref  # the pull's own lookup says what is wrong
+
+
 def estimate_json(est: bm.Estimate) -> dict[str, Any]:
     """A JSON-ready dict of an estimate."""
     return {
@@ -129,13 +152,15 @@ def estimate_json(est: bm.Estimate) -> dict[str, Any]:
         "columns_metadata": est.columns_metadata,
         "items": [attrs.asdict(c) for c in est.items],
         "notes": list(est.notes),
+        "guesses": list(est.guesses),
     }
 
 
 async def check_budget(
-    ctx: Ctx, session: bm.Session, est: bm.Estimate, *, yes: bool
+    ctx: Ctx, session: bm.Session, est: bm.Estimate, *, yes: bool, dry: bool = False
 ) -> bm.BudgetSnapshot:
-    """Print the cost and what is left; refuse when it does not fit (unless ``yes``).
+    """Print the cost and what is left; refuse when it does not fit (unless ``yes``);
+    ``dry``: print only (``pull --dry-run``).
 
     Raises :class:`BudgetExhausted` (exit 6) on refusal; nothing has been requested then.
     """
@@ -148,12 +173,14 @@ async def check_budget(
             f"{snap.remaining} of {snap.limit} left in the last 24 h.",
             markup=False,
         )
+        for guess in est.guesses:
+            ctx.err.print(f"  guessed: {guess}", markup=False)
         if ctx.settings.verbose:
             for c in est.items:
                 ctx.err.print(f"  {c.requests:>3}  {c.label}: {c.detail}", markup=False)
             for note in est.notes:
                 ctx.err.print(f"  note: {note}", markup=False)
-    if not est.fits(snap.remaining):
+    if not est.fits(snap.remaining) and not dry:
         if not yes:
             raise bm.BudgetExhausted(
                 f"this pull needs about {est.total} requests but only {snap.remaining} are "

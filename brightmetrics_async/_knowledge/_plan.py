@@ -1,0 +1,88 @@
+"""What is known before a pull: the knowledge store's snapshot, read by the dry run.
+
+:class:`Learned` is a frozen snapshot of the knowledge a session holds for some items - which
+documents are cached (parsed), each item's last page count and learned job durations - taken
+without a request (:meth:`Session.learned`). It is the :class:`~.._dry_run.Known` of
+:meth:`Session.dry_run`: the estimate, and the choice per JSON item of a bulk pull between
+paging and an asynchronous export (``_estimate.choose_async``: the dry run of each way).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .._formats import Format
+from .._models import Report
+from .._poll_policy import PollPolicy
+from .._request import Query
+from ._shape import range_key
+
+__all__ = ["DEFAULT_JOB_SECONDS", "ItemKnowledge", "Learned"]
+
+#: Seconds an asynchronous export is assumed to take when nothing was learned.
+DEFAULT_JOB_SECONDS = 60.0
+#: The Retry-After (seconds) assumed for the server's 202 answers (the vendor's example).
+DEFAULT_RETRY_AFTER = 5.0
+
+
+@attrs.frozen
+class ItemKnowledge:
+    """What is known of one item: its report's URL (if resolvable without a request), the
+    page count of its last whole JSON pull, the learned durations of its job, and whether
+    its report's filter schema is cached."""
+
+    report_url: str | None = None
+    pages: int | None = None
+    durations: tuple[float, ...] = ()
+    filters_cached: bool = False
+
+
+@attrs.frozen
+class Learned:
+    """What a session knows before a pull (see the module docstring).
+
+    Also the :class:`~.._dry_run.Known` a dry run reads (#12): ``docs`` (parsed documents by
+    the session's document keys), ``page_counts`` ((report URL lower case, range key) ->
+    pages of the last whole pull), ``job_durations`` ((report URL lower case, format) ->
+    learned durations), ``policy`` (to predict where polls aim).
+    """
+
+    service_cached: bool = False
+    root_cached: bool = False
+    items: tuple[ItemKnowledge, ...] = ()
+    docs: Mapping[str, Any] = attrs.field(factory=dict)
+    page_counts: Mapping[tuple[str, str], int] = attrs.field(factory=dict)
+    job_durations: Mapping[tuple[str, str], tuple[float, ...]] = attrs.field(factory=dict)
+    history: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
+    policy: PollPolicy | None = None
+    retry_after_seconds: float = DEFAULT_RETRY_AFTER
+
+    def document(self, key: str) -> Any | None:
+        """A document the session or its store holds (parsed), else None."""
+        return self.docs.get(key)
+
+    def pages(self, report: Report, query: Query) -> int | None:
+        """The page count of the last whole pull of such a query, else None."""
+        text = None if query.filter is None else str(query.filter)
+        return self.page_counts.get((report.url.lower(), range_key(text)))
+
+    def job_seconds(self, report: Report, fmt: Format) -> float | None:
+        """How long such a job runs, as learned: where the first poll aims when the
+        durations are stable, else their median; None when nothing was learned."""
+        durations = self.job_durations.get((report.url.lower(), fmt.value))
+        if not durations:
+            return None
+        aim = self.policy.aim(durations) if self.policy is not None else None
+        return aim if aim is not None else statistics.median(durations)
+
+    def retry_after(self) -> float:
+        """The Retry-After assumed for 202 answers."""
+        return self.retry_after_seconds
+
+    def item(self, index: int) -> ItemKnowledge:
+        """The knowledge of item ``index`` (empty when out of range)."""
+        return self.items[index] if 0 <= index < len(self.items) else ItemKnowledge()
