@@ -119,6 +119,7 @@ def demo(output_dir: str, job_seconds: str, parallel: int, seed: int, **kwargs: 
             sent=sent,
             seen=len(em.requests),
             estimated=est.total,
+            guessed=len(est.guesses),
             remaining=snap.remaining,
             took=took,
         )
@@ -134,6 +135,7 @@ def _summary(
     sent: int,
     seen: int,
     estimated: int,
+    guessed: int,
     remaining: int,
     took: float,
 ) -> None:
@@ -149,6 +151,7 @@ def _summary(
                 "requests": sent,
                 "requests_seen_by_emulator": seen,
                 "estimated": estimated,
+                "estimate_guesses": guessed,
                 "remaining": remaining,
                 "polls_per_job": polls,
                 "elapsed": round(took, 3),
@@ -175,8 +178,9 @@ def _summary(
         markup=False,
     )
     ctx.out.print(
-        f"Requests spent: {sent} (the emulator saw {seen}; estimated {estimated}); "
-        f"{remaining} of 150 left.",
+        f"Requests spent: {sent} (the emulator saw {seen}; estimated {estimated}"
+        + (f", with {guessed} page counts or job lengths guessed" if guessed else ", exactly")
+        + f"); {remaining} of 150 left.",
         markup=False,
     )
     if jobs:
