@@ -159,7 +159,7 @@ RSS_CLIENT = Path(__file__).with_name("_rss_client.py")
 @pytest.mark.slow
 async def test_peak_memory_stays_under_200_mb_at_default_limits() -> None:
     """Gigabyte bombs (about 1 MB on the wire each) against the default limits, measured in
-    a separate client process (its peak RSS, from getrusage)."""
+    a separate client process (its peak RSS: VmHWM, its own memory map's high-water mark)."""
     giga = 1024
 
     async def answer(request: web.Request) -> web.StreamResponse:
