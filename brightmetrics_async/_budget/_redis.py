@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisBudget", "redact_url"]
+__all__ = ["RedisBudget", "redact_url", "redis_errors"]
 
 # Shared prologue: the time, from ARGV[1] when given, else from the server.
 _NOW = """
@@ -133,6 +133,21 @@ end
 return 1
 """
 )
+
+
+@contextlib.contextmanager
+def redis_errors(where: str) -> Iterator[None]:
+    """Turn redis-py's errors into ours, naming ``where`` (a store and its redacted URL):
+    a timeout is :class:`RequestTimeout`, anything else :class:`TransportError`."""
+    from redis import exceptions as redis_exceptions
+
+    # redis-py's messages name host and port, never the password.
+    try:
+        yield
+    except redis_exceptions.TimeoutError as exc:
+        raise RequestTimeout(f"{where}: timed out") from exc
+    except (redis_exceptions.RedisError, OSError) as exc:
+        raise TransportError(f"{where}: {type(exc).__name__}: {exc}") from exc
 
 
 def redact_url(url: str) -> str:
@@ -229,19 +244,8 @@ class RedisBudget(Budget):
             self._scripts = {}
         return self._client
 
-    @contextlib.contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        from redis import exceptions as redis_exceptions
-
-        # redis-py's messages name host and port, never the password.
-        try:
-            yield
-        except redis_exceptions.TimeoutError as exc:
-            raise RequestTimeout(f"redis budget at {self.url}: timed out") from exc
-        except (redis_exceptions.RedisError, OSError) as exc:
-            raise TransportError(
-                f"redis budget at {self.url}: {type(exc).__name__}: {exc}"
-            ) from exc
+    def _translate_errors(self) -> contextlib.AbstractContextManager[None]:
+        return redis_errors(f"redis budget at {self.url}")
 
     async def _call(self, name: str, lua: str, keys: list[str], args: list[str]) -> Any:
         with self._translate_errors():

@@ -16,11 +16,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .._budget._redis import redact_url
-from .._errors import ConfigurationError, RequestTimeout, TransportError
+from .._budget._redis import redact_url, redis_errors
+from .._errors import ConfigurationError
 from ._base import Entry, KnowledgeStore
 
 if TYPE_CHECKING:
@@ -73,18 +72,8 @@ class RedisKnowledge(KnowledgeStore):
             self._client = Redis.from_url(self._url)
         return self._client
 
-    @contextlib.contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        from redis import exceptions as redis_exceptions
-
-        try:
-            yield
-        except redis_exceptions.TimeoutError as exc:
-            raise RequestTimeout(f"redis knowledge at {self.url}: timed out") from exc
-        except (redis_exceptions.RedisError, OSError) as exc:
-            raise TransportError(
-                f"redis knowledge at {self.url}: {type(exc).__name__}: {exc}"
-            ) from exc
+    def _translate_errors(self) -> contextlib.AbstractContextManager[None]:
+        return redis_errors(f"redis knowledge at {self.url}")
 
     async def get(self, scope: str, key: str) -> Entry | None:
         with self._translate_errors():
