@@ -16,6 +16,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -79,10 +80,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+_STATE_HOME = tempfile.mkdtemp(prefix="brightmetrics-bench-state-")
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONHASHSEED", "0")
+    # Never read or write the user's own budget and knowledge store: each run of the
+    # benchmarks gets a state directory of its own (platformdirs honours XDG_STATE_HOME).
+    env["XDG_STATE_HOME"] = _STATE_HOME
     return env
 
 
