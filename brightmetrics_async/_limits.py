@@ -55,8 +55,7 @@ class Limits:
 
     ``page``: a JSON page of rows, or any other body read whole into memory (``download``,
     ``Job.result``); ``metadata``: the service document and ``$metadata`` documents (the
-    CSDL parser refuses documents over 8 MB whatever this says, so raising it above 8 MB
-    only helps the service document);
+    CSDL parser follows it both ways);
     ``status``: the body of a 202 (job submitted or still running); ``error``: the part
     of an error body that is read to explain it (the rest is dropped, not refused);
     ``export``: a streamed export or spooled job result (None: no limit; one export can

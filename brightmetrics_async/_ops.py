@@ -9,6 +9,7 @@ session's cache, or runs the flow that fetches them, once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -87,8 +88,9 @@ class Ops:
         """The report's filter properties (OData name -> Edm type)."""
         rep = yield from self.report(ref)
         request = self.requests.filter_metadata(rep.url)
+        limit = self.policy.limits.metadata  # the parser's bound follows the read's
         schema: FilterSchema = yield from self._document(
-            filter_key(rep.url), request, parse_filter_metadata
+            filter_key(rep.url), request, functools.partial(parse_filter_metadata, limit=limit)
         )
         return schema
 
@@ -98,8 +100,9 @@ class Ops:
         if not rep.name:
             rep = resolve_report(rep.url, (yield from self.reports()))
         request = self.requests.service_metadata()
+        limit = self.policy.limits.metadata
         columns: Mapping[str, Mapping[str, str]] = yield from self._document(
-            SERVICE_METADATA, request, parse_root_metadata
+            SERVICE_METADATA, request, functools.partial(parse_root_metadata, limit=limit)
         )
         try:
             return columns[rep.name]
