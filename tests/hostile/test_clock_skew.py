@@ -328,6 +328,9 @@ async def server() -> AsyncIterator[EmulatorServer]:
         yield running
 
 
+@pytest.mark.skipif(
+    bm.SystemClock().since_boot() is None, reason="needs a boot id and CLOCK_BOOTTIME (Linux)"
+)
 async def test_real_processes_one_a_day_ahead_spend_at_most_150(
     tmp_path: Path, server: EmulatorServer
 ) -> None:
