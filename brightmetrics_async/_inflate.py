@@ -99,9 +99,11 @@ class Inflating:
                 second = await self._stream.read(_WIRE_CHUNK)
                 self._tail = raw + second
                 self._ended = not second
-            elif self._decoder is None or not self._decoder.eof:
+            elif self._decoder is not None and self._decoder.eof:
+                # A gzip member ended with the previous piece: a further one starts here.
+                self._decoder, self._tail = None, raw
+            else:
                 self._tail = raw
-            # else: bytes after a finished deflate stream, dropped
 
     def _step(self, n: int) -> bytes:
         decoder = self._decoder
@@ -124,6 +126,8 @@ class Inflating:
                 self._decoder, self._tail = None, rest
             else:
                 self._tail = b""
+                # A deflate stream is one stream: whatever follows it is not read.
+                self._ended = self._ended or self._coding == "deflate"
         return out
 
     def _finish(self) -> None:

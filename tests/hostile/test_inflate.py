@@ -134,3 +134,16 @@ async def test_malformed_compressed_data_is_an_unexpected_response() -> None:
     assert await Inflating(Wire(b""), "gzip").read(10) == b""  # an empty body is empty
     whole = Inflating(Wire(zlib.compress(PAGE), piece=1), "deflate")  # a byte at a time
     assert await whole.read() == PAGE
+
+
+async def test_gzip_members_split_at_a_piece_boundary_and_deflate_trailers() -> None:
+    first, second = gzip.compress(PAGE[:5000]), gzip.compress(PAGE[5000:])
+    members = Inflating(Wire(first + second, piece=len(first)), "gzip")
+    assert await members.read() == PAGE
+    # Bytes after a finished deflate stream are not part of the body, and not waited for.
+    trailing = Inflating(Wire(zlib.compress(PAGE) + b"junk" * 1000, piece=len(PAGE)), "deflate")
+    assert await trailing.read() == PAGE
+    # Junk after a gzip member is not a member: refused.
+    junk = Inflating(Wire(first + b"junk"), "gzip")
+    with pytest.raises(bm.UnexpectedResponse, match="malformed"):
+        await junk.read()
