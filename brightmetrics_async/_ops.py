@@ -40,12 +40,13 @@ def filter_key(report_url: str) -> str:
 class Ops:
     """The flows of one session (pure: they only yield commands)."""
 
-    __slots__ = ("check_filters", "policy", "requests")
+    __slots__ = ("_read_page", "check_filters", "policy", "requests")
 
     def __init__(self, policy: Policy, requests: Requests, *, check_filters: bool) -> None:
         self.policy = policy
         self.requests = requests
         self.check_filters = check_filters
+        self._read_page = read_page(policy.limits)  # made once: every page reads with it
 
     # -- documents ------------------------------------------------------------------------
 
@@ -131,8 +132,7 @@ class Ops:
 
     def page(self, url: str) -> Flow[Page]:
         """One page of rows at ``url`` (the report URL or a next link, verbatim)."""
-        request = self.requests.page(url)
-        return (yield from fetch(self.policy, request, read_page(self.policy.limits)))
+        return (yield from fetch(self.policy, self.requests.page(url), self._read_page))
 
     def page_body(self, url: str) -> Flow[bytes]:
         """One page's JSON body at ``url``, unparsed (for the result cache, #17)."""

@@ -12,6 +12,7 @@ hook marked ``#12``.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -376,6 +377,7 @@ class Session:
             query=q,
             typed=typed,
             page=economy.first_page(q, age, recheck=start is None),
+            later=None if age is None else functools.partial(economy.page, max_age=age),
             operation=lambda: self._driver.telemetry.operation("rows", report=ref_name(q)),
             on_end=lambda pages: economy.pages_done(q, pages),
         )
