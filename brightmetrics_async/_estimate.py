@@ -155,7 +155,7 @@ class Learned:
                 return int(self.known_pages[name])
         return None
 
-    def job_seconds(self, report: Report, fmt: Format) -> float | None:
+    def job_seconds(self, report: Report, query: Query) -> float | None:
         # Not learned: the dry run assumes ``job_seconds_default`` and says so (a guess).
         return None
 
@@ -307,12 +307,11 @@ def _choose(item: PullItem, dry_run: Callable[[], DryRun]) -> bool:
     """Whether ``item`` (``use_async=None``) runs as a job: the dry run of each way, the
     cheaper wins. A non-JSON item is one download (a job costs at least two); a JSON item of
     unknown size pages (that teaches its page count); a tie goes to the job while its
-    duration is unknown (running it once teaches the duration). A JSON file keeps paging."""
+    duration is unknown (running it once teaches the duration). A JSON file chooses too: its
+    journal entry records the way it took, and a resumed run keeps that way."""
     if item.use_async is not None:
         return item.use_async
-    # A JSON file keeps paging: its journal entry (a page checkpoint) and its key must not
-    # depend on the way a later run chooses.
-    if item.format is not Format.JSON or item.path is not None:
+    if item.format is not Format.JSON:
         return False
     paging, guessed = _own_cost(dry_run(), item, False)
     if any(g.endswith(" pages") for g in guessed):
