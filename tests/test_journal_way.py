@@ -68,9 +68,9 @@ async def test_a_json_file_that_chose_an_export_resumes_its_job(tmp_path: Path) 
         reference = [row async for row in r.session.rows(CALLER_ID)]  # learns its pages
         target = r.out / "caller.json"
         item = bm.PullItem(CALLER_ID, path=target)  # left to choose: the export is cheaper
-        seen = len(r.emulator.requests)
+        logged = len(r.emulator.requests)
         assert (await r.session.choose_way(item)).use_async is True
-        assert len(r.emulator.requests) == seen, "choosing costs no request"
+        assert len(r.emulator.requests) == logged, "choosing costs no request"
         r.emulator.faults.add(Fault(FaultKind.SERVER_ERROR, path_contains="/status/", times=1))
         async with r.session.pull_many([item], journal=journal) as pull:
             (first,) = await pull.collect()
