@@ -137,3 +137,31 @@ async def test_documents_the_session_holds_cost_nothing_in_its_estimate(
     after = await session.estimate(items)
     assert (after.service_document, after.filter_metadata, after.total) == (0, 0, 1)
     assert after.requests[0].url.endswith(f"/{CALLER_ID}?$filter=Call_Type%20eq%20'Inbound'")
+
+
+@pytest.mark.anyio
+async def test_a_typed_job_counts_the_root_metadata_it_is_typed_with(
+    bm_server: EmulatorServer, bm_emulator: Emulator, bm_clock: VirtualClock
+) -> None:
+    """JSON rows from a job, then typed with the root ``$metadata`` (the CLI's parquet
+    ``--async``): the dry run counts that document too, in the order it is sent (#12)."""
+    item = bm.PullItem(SUMMARY, use_async=True)
+    async with bm.Session(
+        bm.ApiKey(DEMO_API_KEY),
+        base_url=bm_server.url,
+        budget=bm.MemoryBudget(),
+        clock=bm_clock,
+        cache=bm.MemoryKnowledge(),
+    ) as s:
+        est = await s.estimate([item], typed_items={0}, job_seconds=20, retry_after=5)
+        assert s.requests_sent == 0
+        async with s.pull_many([item]) as pull:
+            [result] = await pull.collect()
+        assert result.ok, result.error
+        assert result.use_async is True
+        await s.columns(SUMMARY)
+        root = urlsplit(s.base_url).path.rstrip("/")
+    seen = [purpose_of(r, root) for r in bm_emulator.requests]
+    assert [r.purpose for r in est.requests] == seen
+    assert seen[-1] == "service metadata"
+    assert est.columns_metadata == 1
