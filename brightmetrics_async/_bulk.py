@@ -37,24 +37,16 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._atomic import AtomicFile, part_files
+from ._atomic import AtomicFile
 from ._errors import ApiError, BrightmetricsError, ConfigurationError, InvalidToken, JobError
 from ._formats import Format
 from ._journal import Journal, JournalEntry
 from ._json_array import ArrayWriter, write_array
-from ._pull_items import (
-    Counts,
-    EventKind,
-    PullEvent,
-    PullItem,
-    PullResult,
-    item_key,
-    legacy_item_keys,
-)
+from ._pull_items import Counts, EventKind, PullEvent, PullItem, PullResult
+from ._pull_way import begin
 
 if TYPE_CHECKING:
     import os
@@ -210,7 +202,8 @@ class Pull:
         self, index: int, item: PullItem, counters: Counts
     ) -> list[dict[str, Any]] | bytes | Path:
         s = self._session
-        key, entry, item = await self._begin(item)  # #12: the way decided (or recorded)
+        # #12: the way decided (as given, as journaled when it started, or the cheaper one).
+        key, entry, item = await begin(self._session, self._journal, item)
         self._ways[index] = bool(item.use_async)
         query = item.query
         if key is not None and entry is not None and entry.state == "done":
@@ -249,50 +242,6 @@ class Pull:
             else:
                 await self._journal.forget(key)
         return value
-
-    async def _begin(self, item: PullItem) -> tuple[str | None, JournalEntry | None, PullItem]:
-        """The item's journal key and entry (files and async jobs only) and the item with
-        its way decided: as given; else as its journal entry recorded when an earlier run
-        started it and made progress (a job to resume, a page checkpoint); else the way the
-        dry run predicts to cost fewer requests (``Session.choose_way``)."""
-        journal = self._journal
-        if journal is None:
-            return None, None, await self._session.choose_way(item)
-        key = item_key(item)  # as given: the way chosen is recorded, not keyed
-        found = await journal.get(key)
-        way = item.use_async
-        if way is None and found is None:
-            for legacy, legacy_way in legacy_item_keys(item):  # a journal of 0.x: keyed the way
-                old = await journal.get(legacy)
-                if old is not None and _in_progress(old):
-                    key, found, way = legacy, old, legacy_way
-                    break
-        if way is None and found is not None and _in_progress(found):
-            way = found.use_async
-        decided = attrs.evolve(item, use_async=way)
-        if way is None:
-            decided = await self._session.choose_way(item)
-        if decided.path is None and not decided.use_async:
-            return None, None, decided
-        entry = await self._journal_start(key, decided)
-        return key, entry, decided
-
-    async def _journal_start(self, key: str, item: PullItem) -> JournalEntry:
-        """Journal the item under ``key`` with its way; clean what a crash left behind."""
-        journal = self._journal
-        assert journal is not None
-        path = str(item.path) if item.path is not None else None
-        way = item.use_async
-        entry = await journal.start(key, label=item.name, path=path, use_async=way)
-        if entry.state == "done" and (item.path is None or not item.path.exists()):
-            await journal.reset(key)  # the output went away: do it again
-            entry = await journal.start(key, label=item.name, path=path, use_async=way)
-        if item.path is not None and entry.state != "done":
-            # Temporary files of a killed run, except the one the checkpoint points to.
-            for stale in part_files(item.path):
-                if str(stale) != entry.part:
-                    stale.unlink(missing_ok=True)
-        return entry
 
     async def _record(self, call: Awaitable[None]) -> None:
         try:
@@ -432,8 +381,3 @@ class Pull:
                 break
             writer.finish()
             return out.commit()
-
-
-def _in_progress(entry: JournalEntry) -> bool:
-    """True when an earlier run got somewhere with the entry: its way must stay."""
-    return entry.state != "started"
