@@ -21,7 +21,7 @@ from ._pull_items import PullItem, item_key, legacy_item_keys
 if TYPE_CHECKING:
     from ._journal import Journal, JournalEntry
 
-__all__ = ["begin"]
+__all__ = ["begin", "recorded_way"]
 
 
 class Chooser(Protocol):
@@ -37,17 +37,7 @@ async def begin(
     with its way decided (see the module docstring)."""
     if journal is None:
         return None, None, await session.choose_way(item)
-    key = item_key(item)  # as given: the way chosen is recorded, not keyed
-    found = await journal.get(key)
-    way = item.use_async
-    if way is None and found is None:
-        for legacy, legacy_way in legacy_item_keys(item):  # journal schema 1: keyed the way
-            old = await journal.get(legacy)
-            if old is not None and _in_progress(old):
-                key, found, way = legacy, old, legacy_way
-                break
-    if way is None and found is not None and _in_progress(found):
-        way = found.use_async
+    key, way = await _found(journal, item)
     decided = attrs.evolve(item, use_async=way)
     if way is None:
         decided = await session.choose_way(item)
@@ -55,6 +45,28 @@ async def begin(
         return None, None, decided
     entry = await _start(journal, key, decided)
     return key, entry, decided
+
+
+async def recorded_way(journal: Journal, item: PullItem) -> bool | None:
+    """The way ``item`` will take by its journal: as given, else as an earlier run that got
+    somewhere recorded it; None when the pull will choose. No request."""
+    return (await _found(journal, item))[1]
+
+
+async def _found(journal: Journal, item: PullItem) -> tuple[str, bool | None]:
+    """The item's journal key (as given, or the earlier format's) and its way, if decided."""
+    key = item_key(item)  # as given: the way chosen is recorded, not keyed
+    if item.use_async is not None:
+        return key, item.use_async
+    found = await journal.get(key)
+    if found is not None and _in_progress(found):
+        return key, found.use_async
+    if found is None:
+        for legacy, legacy_way in legacy_item_keys(item):  # journal schema 1: keyed the way
+            old = await journal.get(legacy)
+            if old is not None and _in_progress(old):
+                return legacy, legacy_way
+    return key, None
 
 
 async def _start(journal: Journal, key: str, item: PullItem) -> JournalEntry:

@@ -559,6 +559,7 @@ class Session:
         retry_after: float | None = None,
         known: Known | None = None,
         known_pages: Mapping[str, int] | None = None,
+        journal: Journal | None = None,
     ) -> Estimate:
         """What pulling ``items`` would spend: the dry run of this session's own flows
         against what it and its knowledge store know (documents, page counts, job durations
@@ -570,8 +571,10 @@ class Session:
         ``$metadata`` (parquet). ``default_pages`` / ``job_seconds`` / ``retry_after`` (None:
         the documented defaults) are the guesses where nothing was learned. ``known`` (a
         :class:`Known`) replaces what is known; ``known_pages`` (page counts by report) with
-        the documents this session holds replaces it too. The synchronous estimate without
-        a session is :func:`estimate_requests`.
+        the documents this session holds replaces it too. With the ``journal`` of the pull,
+        an item left to choose that an earlier run started is counted the way it recorded
+        (the way the pull continues it). The synchronous estimate without a session is
+        :func:`estimate_requests`.
         """
         return await self._economist().estimate(
             items,
@@ -581,6 +584,7 @@ class Session:
             retry_after=retry_after,
             known=known,
             known_pages=known_pages,
+            journal=journal,
         )
 
     #: The same as :meth:`estimate` (its earlier name).

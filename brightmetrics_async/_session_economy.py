@@ -26,9 +26,11 @@ from ._estimate import (
 )
 from ._knowledge._plan import Learned as StoreKnown
 from ._pull_items import PullItem
+from ._pull_way import recorded_way
 
 if TYPE_CHECKING:
     from ._dry_run import Known
+    from ._journal import Journal
     from ._knowledge._learner import Learner
     from ._models import Report
     from ._ops import Ops
@@ -63,8 +65,11 @@ class SessionEconomy:
         retry_after: float | None = None,
         known: Known | None = None,
         known_pages: Mapping[str, int] | None = None,
+        journal: Journal | None = None,
     ) -> Estimate:
         """The dry run of pulling ``items`` (see ``Session.estimate``); no request."""
+        if journal is not None:  # an item an earlier run started keeps its way
+            items = [await _journaled(journal, item) for item in items]
         job_seconds = DEFAULT_JOB_SECONDS if job_seconds is None else job_seconds
         retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
         if known is None and known_pages is not None:
@@ -98,3 +103,9 @@ class SessionEconomy:
             ops=self.ops,
         )
         return attrs.evolve(item, use_async=way)
+
+
+async def _journaled(journal: Journal, item: PullItem | Report | str) -> PullItem | Report | str:
+    if not isinstance(item, PullItem) or item.use_async is not None:
+        return item
+    return attrs.evolve(item, use_async=await recorded_way(journal, item))

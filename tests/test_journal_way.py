@@ -83,6 +83,10 @@ async def test_a_json_file_that_chose_an_export_resumes_its_job(tmp_path: Path) 
         # The next run would page (it knows nothing): the journal's way wins, the job resumes.
         async with knowing_nothing(r) as s:
             assert (await s.choose_way(item)).use_async is False
+            # Its estimate counts it the way the pull will continue it: the job.
+            assert (await s.estimate([item])).items[0].kind == "pages"
+            assert (await s.estimate([item], journal=journal)).items[0].kind == "job"
+            assert s.requests_sent == 0
             events: list[bm.PullEvent] = []
             before = len(r.emulator.requests)
             async with s.pull_many([item], journal=journal, on_event=events.append) as pull:

@@ -289,7 +289,8 @@ def pull(
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
             targets = [attrs.evolve(t, journaled=True) for t in targets]
-            est = await estimate_learned(s, targets)  # #12: the dry run, knowledge store
+            # #12: the dry run with the knowledge store, each target the way it will run
+            est = await estimate_learned(s, targets, journal=None if fresh else journal)
             if dry_run:
                 snap = await s.budget_status()
                 if ctx.settings.json:

@@ -166,9 +166,11 @@ async def dry_run(
     *,
     job_seconds: float | None = None,
     retry_after: float | None = None,
+    journal: bm.Journal | None = None,
 ) -> bm.Estimate:
     """The dry run of pulling ``targets`` with what the knowledge store learned (no request):
-    each target counted the way it will run, exact unless ``guesses`` says otherwise (#12).
+    each target counted the way it will run (a target an earlier run of the pull started, the
+    way its ``journal`` entry recorded), exact unless ``guesses`` says otherwise (#12).
     ``job_seconds`` / ``retry_after``: what to assume where nothing was learned."""
     items = [t.pull_item() for t in targets]
     reports = (await session.learned(items)).reports
@@ -179,6 +181,7 @@ async def dry_run(
         typed_items={i for i, t in enumerate(targets) if t.format == "parquet"},
         job_seconds=job_seconds,
         retry_after=retry_after,
+        journal=journal,
     )
 
 
