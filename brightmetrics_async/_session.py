@@ -587,7 +587,7 @@ class Session:
             journal=journal,
         )
 
-    #: The same as :meth:`estimate` (its earlier name).
+    #: The same as :meth:`estimate` (the name its store-backed form had before, kept).
     dry_run = estimate
 
     async def learned(self, items: Sequence[PullItem | ReportRef]) -> StoreKnown:
