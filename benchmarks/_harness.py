@@ -12,7 +12,9 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -130,6 +132,30 @@ def collect(proc: subprocess.Popen[str], *, timeout: float = 600.0) -> dict[str,
         raise RuntimeError(f"worker {proc.args!r} failed ({proc.returncode}):\n{err[-3000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+_CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+
+def instructions(target: str, params: dict[str, Any], *, timeout: float = 900.0) -> int | None:
+    """Instructions a worker run executes, counted by valgrind's callgrind (None without
+    valgrind): unlike CPU time, the count hardly moves with the machine's load."""
+    if shutil.which("valgrind") is None:
+        return None
+    proc = subprocess.run(
+        [*_CALLGRIND, sys.executable, "-m", "benchmarks._worker", target],
+        input=json.dumps(params),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=_env(),
+        timeout=timeout,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise RuntimeError(f"callgrind run of {target} failed:\n{proc.stderr[-3000:]}")
+    return int(found.group(1))
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ import time
 from collections import deque
 from typing import Any
 
-from ._harness import Section, bench_server, median, run_client
+from ._harness import Section, bench_server, instructions, median, run_client
 from ._server import guid
 
 API_KEY = "bench-key"
@@ -371,6 +371,8 @@ def _small_pages(section: Section, *, quick: bool) -> None:
             above <= 10.0,
         )
     section.raw["small_pages"] = {"cpu_us_per_request": us_req, "runs": runs}
+    if not quick:
+        _small_pages_instructions(section, us_base=base)
     section.notes.append(
         f"Small pages: {reports} reports x {pages} pages x 10 rows = {requests:,} requests, "
         f"16 in flight; median client CPU of {reps} runs per variant, interleaved, each in a "
@@ -378,3 +380,28 @@ def _small_pages(section: Section, *, quick: bool) -> None:
         + ", ".join(f"{VARIANTS[v]} {us_req[v]:.1f} us" for v in SMALL_VARIANTS)
         + "."
     )
+
+
+def _small_pages_instructions(section: Section, *, us_base: float) -> None:
+    """The same comparison in instructions (callgrind), which the machine's load barely moves:
+    runs of 20 and 120 reports (of 10 pages of 10 rows) per variant, the difference divided
+    by the 1,000 requests between them, so start-up costs cancel out."""
+    per: dict[str, float] = {}
+    with bench_server({"rows": 10}) as url:
+        for variant in ("lib_pages", "aiohttp_orjson"):
+            counts = [
+                instructions(f"bulk:{variant}", {"url": url, "reports": n, "pages": 10})
+                for n in (20, 120)
+            ]
+            if counts[0] is None or counts[1] is None:
+                section.notes.append("valgrind is not installed: no instruction counts.")
+                return
+            per[variant] = (counts[1] - counts[0]) / 1000
+    lib, base = per["lib_pages"], per["aiohttp_orjson"]
+    rate = us_base / base  # (b)'s microseconds per instruction in this run
+    section.add(
+        "small pages: Session.pages instructions/request above (b) (callgrind)",
+        f"+{(lib - base) / 1000:.0f}K ({lib / 1000:.0f}K vs {base / 1000:.0f}K; "
+        f"about {(lib - base) * rate:.0f} us at (b)'s rate)",
+    )
+    section.raw.setdefault("small_pages", {})["instructions_per_request"] = per
