@@ -332,15 +332,16 @@ class Session:
         timezone: str | dt.tzinfo | None = None,
         format: Format | str = Format.JSON,  # noqa: A002
         check: bool | None = None,
-    ) -> tuple[str, dict[str, str], Format]:
-        """The URL and headers of a data request, after every local check.
+    ) -> str:
+        """The URL of a data request, after every local check.
 
-        Raises :class:`FilterError` / :class:`UnknownTimezone` / :class:`ConfigurationError`
-        before any data request (the filter schema may be fetched, once, to check types).
+        For the whole request (headers, purpose) use ``await s.request(s.query(...))``, a
+        :class:`Request`. Raises :class:`FilterError` / :class:`UnknownTimezone` /
+        :class:`ConfigurationError` before any data request (the filter schema may be
+        fetched, once, to check types).
         """
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
-        request = await self.request(q)
-        return request.url, dict(request.headers), q.format
+        return (await self.request(q)).url
 
     def pages(
         self,
