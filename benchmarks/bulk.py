@@ -73,7 +73,9 @@ async def lib_rows(params: dict[str, Any]) -> dict[str, Any]:
     counts = [0, 0]
     started, cpu = time.perf_counter(), time.process_time()
     async with bm.Session(
-        bm.ApiKey(API_KEY), base_url=params["url"], budget=bm.MemoryBudget(limit=10**9),
+        bm.ApiKey(API_KEY),
+        base_url=params["url"],
+        budget=bm.MemoryBudget(limit=10**9),
         cache=None,
     ) as s:
 
@@ -99,7 +101,9 @@ async def lib_pages(params: dict[str, Any]) -> dict[str, Any]:
     counts = [0, 0]
     started, cpu = time.perf_counter(), time.process_time()
     async with bm.Session(
-        bm.ApiKey(API_KEY), base_url=params["url"], budget=bm.MemoryBudget(limit=10**9),
+        bm.ApiKey(API_KEY),
+        base_url=params["url"],
+        budget=bm.MemoryBudget(limit=10**9),
         cache=None,
     ) as s:
 

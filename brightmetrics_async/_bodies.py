@@ -137,7 +137,7 @@ def stream_typed(
 
 
 def _compressed(head: Head) -> bool:
-    # aiohttp decompresses: the bytes written differ from a Content-Length of the encoded body.
+    # Inflated (_inflate): the bytes written differ from a Content-Length of the encoded body.
     return head.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
 
 

@@ -14,8 +14,11 @@ Progress is observable through ``on_event``: a :class:`PullEvent` when an item s
 page or chunk, after each job poll, and when it ends. Every request still spends the account's
 budget through the session, so a pull never overspends however wide it runs.
 
-With a :class:`~._journal.Journal` the pull survives a crash. Items are keyed by
-:func:`item_key`. An item written to a file and journaled ``done`` is skipped (its file is there).
+An item left to choose (``use_async=None``) takes the way ``Session.choose_way`` predicts to
+cost fewer requests (#12). With a :class:`~._journal.Journal` the pull survives a crash. Items
+are keyed by :func:`item_key`, as given; the way an item took is journaled when it starts, and a
+later run continues that way (resumes its job, or pages on from its checkpoint) instead of
+choosing again. An item written to a file and journaled ``done`` is skipped (its file is there).
 An async job's resume token is journaled right after submission; a later run resumes the job
 while the token is within its hour instead of submitting again (an expired or gone job is
 submitted afresh). A JSON pull to a file writes each page to its temporary file, fsyncs it, then
@@ -37,12 +40,13 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._atomic import AtomicFile, part_files
+from ._atomic import AtomicFile
 from ._errors import ApiError, BrightmetricsError, ConfigurationError, InvalidToken, JobError
 from ._formats import Format
 from ._journal import Journal, JournalEntry
-from ._json_array import ArrayWriter
-from ._pull_items import Counts, EventKind, PullEvent, PullItem, PullResult, item_key
+from ._json_array import ArrayWriter, write_array
+from ._pull_items import Counts, EventKind, PullEvent, PullItem, PullResult
+from ._pull_way import begin
 
 if TYPE_CHECKING:
     import os
@@ -110,6 +114,7 @@ class Pull:
         self._receive: MemoryObjectReceiveStream[PullResult] | None = None
         self._journal = journal
         self._skipped: set[int] = set()
+        self._ways: dict[int, bool] = {}  # the way each item took (#12)
         self.jobs: dict[int, Job] = {}
 
     async def __aenter__(self) -> Pull:
@@ -170,14 +175,26 @@ class Pull:
                 self._emit(PullEvent("failed", index, item, error=error, token=token, **counters))
                 elapsed = clock.time() - started
                 result = PullResult(
-                    index, item, error=error, token=token, elapsed=elapsed, **counters
+                    index,
+                    item,
+                    error=error,
+                    token=token,
+                    elapsed=elapsed,
+                    use_async=self._ways.get(index),
+                    **counters,
                 )
             else:
                 skipped = index in self._skipped
                 self._emit(PullEvent("skipped" if skipped else "done", index, item, **counters))
                 elapsed = clock.time() - started
                 result = PullResult(
-                    index, item, value=value, elapsed=elapsed, skipped=skipped, **counters
+                    index,
+                    item,
+                    value=value,
+                    elapsed=elapsed,
+                    skipped=skipped,
+                    use_async=self._ways.get(index),
+                    **counters,
                 )
             await send.send(result)
 
@@ -185,9 +202,10 @@ class Pull:
         self, index: int, item: PullItem, counters: Counts
     ) -> list[dict[str, Any]] | bytes | Path:
         s = self._session
-        item = await s.choose_way(item)  # #12: use_async=None -> the cheaper way
+        # #12: the way decided (as given, as journaled when it started, or the cheaper one).
+        key, entry, item = await begin(self._session, self._journal, item)
+        self._ways[index] = bool(item.use_async)
         query = item.query
-        key, entry = await self._journal_start(item)
         if key is not None and entry is not None and entry.state == "done":
             assert item.path is not None
             counters["bytes"] = item.path.stat().st_size
@@ -224,24 +242,6 @@ class Pull:
             else:
                 await self._journal.forget(key)
         return value
-
-    async def _journal_start(self, item: PullItem) -> tuple[str | None, JournalEntry | None]:
-        """Journal the item (files and async jobs only); clean what a crash left behind."""
-        journal = self._journal
-        if journal is None or (item.path is None and not item.use_async):
-            return None, None
-        key = item_key(item)
-        path = str(item.path) if item.path is not None else None
-        entry = await journal.start(key, label=item.name, path=path)
-        if entry.state == "done" and (item.path is None or not item.path.exists()):
-            await journal.reset(key)  # the output went away: do it again
-            entry = await journal.start(key, label=item.name, path=path)
-        if item.path is not None and entry.state != "done":
-            # Temporary files of a killed run, except the one the checkpoint points to.
-            for stale in part_files(item.path):
-                if str(stale) != entry.part:
-                    stale.unlink(missing_ok=True)
-        return key, entry
 
     async def _record(self, call: Awaitable[None]) -> None:
         try:
@@ -300,6 +300,14 @@ class Pull:
         self._emit(
             PullEvent(kind, index, item, next_poll_at=job.next_poll_at, token=job.resume_token)
         )
+        if item.path is not None and item.format is Format.JSON:
+            rows = await job.result()  # written as one array of rows, as paging writes it
+            counters["rows"] = len(rows)
+            with AtomicFile(item.path) as out:
+                write_array(out, rows)
+                path = out.commit()
+            counters["bytes"] = path.stat().st_size
+            return path
         if item.path is not None:
             path = await job.export(item.path)
             counters["bytes"] = path.stat().st_size

@@ -20,7 +20,7 @@ from ._documents import Documents
 from ._errors import UnexpectedResponse
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
 from ._limits import Limits, Meter, too_large
-from ._otel import NO_TELEMETRY, Telemetry
+from ._otel import NO_TELEMETRY, NULL_CALL, RequestCall, Telemetry
 from ._singleflight import flights
 
 if TYPE_CHECKING:
@@ -156,22 +156,31 @@ class Driver:
 
     async def _send(self, request: Request, asked_at: float) -> Response:
         """Send ``request`` (its token spent) under the telemetry observer (#17)."""
-        with self.telemetry.request(request.purpose, request.url, method=request.method) as call:
+        observed = self.telemetry.request(request.purpose, request.url, method=request.method)
+        if observed is NULL_CALL:  # nobody observes (no OpenTelemetry SDK): no span work
+            return await self._transmit(request, None)
+        with observed as call:
             call.waited(self.clock.time() - asked_at)
             await call.read_budget(self.budget, self.account)
-            headers = dict(request.headers)
-            headers["Authorization"] = self._auth.header()
-            call.inject(headers)
-            if debug := log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s (%s)", request.method, request.url, request.what)
-            try:
-                response = await self.transport.send(request.method, request.url, headers)
-            finally:
-                self.requests_sent += 1
+            response = await self._transmit(request, call)
             call.got(response.status)
-            if debug:
-                log.debug("%s -> HTTP %d", request.what, response.status)
             return response
+
+    async def _transmit(self, request: Request, call: RequestCall | None) -> Response:
+        """Attach the credential (and the trace context), send, count."""
+        headers = dict(request.headers)
+        headers["Authorization"] = self._auth.header()
+        if call is not None:
+            call.inject(headers)
+        if debug := log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s (%s)", request.method, request.url, request.what)
+        try:
+            response = await self.transport.send(request.method, request.url, headers)
+        finally:
+            self.requests_sent += 1
+        if debug:
+            log.debug("%s -> HTTP %d", request.what, response.status)
+        return response
 
     async def _send_whole(self, request: Request, interactive: bool) -> Buffered:
         """:meth:`_acquire_send` and read the body, so that followers may share the answer.

@@ -157,8 +157,9 @@ class Known(Protocol):
     def pages(self, report: Report, query: Query) -> int | None:
         """How many pages ``query`` of ``report`` has, if learned."""
 
-    def job_seconds(self, report: Report, fmt: Format) -> float | None:
-        """How long a job of ``report`` in ``fmt`` runs, if learned."""
+    def job_seconds(self, report: Report, query: Query) -> float | None:
+        """How long a job of ``query`` (its format and filter shape) of ``report`` runs, if
+        learned: looked up by the key the learner writes (``job_history_key``)."""
 
     def retry_after(self) -> float:
         """The ``Retry-After`` the service answers a submission or a pending poll with."""
@@ -262,6 +263,8 @@ class DryRun:
                 yield from wait(ops.policy, ops.requests, poller, query.format, _drop)
             finally:
                 item.polls = len(self.driver.sent) - polls_before
+            if typed:  # the rows are typed with the root $metadata once they are in
+                yield from ops.columns(query.report)
         elif query.format is Format.JSON:
             if typed:
                 request = yield from ops.data_request(query, "report page")
@@ -313,8 +316,9 @@ class DryRun:
 
     def _submitted(self, request: Request, now: float) -> Answer:
         rep = self._reports.get(_report_url(request.url, self._ops.requests.base_url))
-        fmt = _format_of(request)
-        seconds = self._known.job_seconds(rep, fmt) if rep is not None else None
+        query = self._item.query
+        known = rep is not None and query is not None
+        seconds = self._known.job_seconds(rep, query) if known else None  # type: ignore[arg-type]
         if seconds is None:
             seconds = self._default_job
             self._item.guessed.append(f"a job of {seconds:g} s")

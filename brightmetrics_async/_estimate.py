@@ -30,6 +30,7 @@ from ._dry_run import DryRun, Known, stand_in
 from ._errors import ConfigurationError
 from ._fetch import Policy
 from ._formats import Format
+from ._knowledge._shape import job_history_key
 from ._models import Report
 from ._ops import Ops
 from ._poll_policy import JobHistory, PollPolicy
@@ -155,7 +156,7 @@ class Learned:
                 return int(self.known_pages[name])
         return None
 
-    def job_seconds(self, report: Report, fmt: Format) -> float | None:
+    def job_seconds(self, report: Report, query: Query) -> float | None:
         # Not learned: the dry run assumes ``job_seconds_default`` and says so (a guess).
         return None
 
@@ -249,7 +250,8 @@ def estimate_requests(
         if item.use_async:
             ref = item.report
             name = ref.url if isinstance(ref, Report) else (guid_of(ref) or ref)
-            key = f"{name}|{item.format.value}"
+            text = None if item.filter is None else str(item.filter)
+            key = job_history_key(name, item.format.value, text)  # as the learner writes it
             expected = history.expected(key) if history is not None else None
             seconds = expected if expected is not None and policy.learn else job_seconds
             if not guessed and dry.job_seconds is not None:
@@ -307,12 +309,11 @@ def _choose(item: PullItem, dry_run: Callable[[], DryRun]) -> bool:
     """Whether ``item`` (``use_async=None``) runs as a job: the dry run of each way, the
     cheaper wins. A non-JSON item is one download (a job costs at least two); a JSON item of
     unknown size pages (that teaches its page count); a tie goes to the job while its
-    duration is unknown (running it once teaches the duration). A JSON file keeps paging."""
+    duration is unknown (running it once teaches the duration). A JSON file chooses too: its
+    journal entry records the way it took, and a resumed run keeps that way."""
     if item.use_async is not None:
         return item.use_async
-    # A JSON file keeps paging: its journal entry (a page checkpoint) and its key must not
-    # depend on the way a later run chooses.
-    if item.format is not Format.JSON or item.path is not None:
+    if item.format is not Format.JSON:
         return False
     paging, guessed = _own_cost(dry_run(), item, False)
     if any(g.endswith(" pages") for g in guessed):

@@ -1,9 +1,10 @@
 """The transport, the one module that imports aiohttp: it sends and maps exceptions, no more.
 
 Every rule (URLs, tries, statuses, redirects, 429) is the flows' (``_fetch``); budget and clock
-are the driver's. Every body read into memory goes through :meth:`Response.read`, which counts
-the bytes *after* decoding while aiohttp (>= 3.13.3) inflates them in bounded steps
-(``_limits.read_limited``), so a compressed bomb stops at its limit.
+are the driver's. Bodies are received as sent (``auto_decompress=False``) and inflated by
+``_inflate`` in bounded steps; every body read into memory goes through :meth:`Response.read`,
+which counts the bytes *after* decoding (``_limits.read_limited``), so a compressed bomb stops
+at its limit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._errors import (
     RequestTimeout,
     TransportError,
 )
+from ._inflate import ACCEPT_ENCODING, Stream, decoded
 from ._limits import CHUNK, read_limited
 
 __all__ = ["Response", "Timeouts", "Transport", "USER_AGENT"]
@@ -42,12 +44,18 @@ class Timeouts:
 class Response:
     """An answer whose body is still on the wire; released by the driver."""
 
-    __slots__ = ("_raw", "headers", "status")
+    __slots__ = ("_body", "_raw", "headers", "status")
 
     def __init__(self, raw: aiohttp.ClientResponse) -> None:
         self._raw = raw
         self.status: int = raw.status
         self.headers: Mapping[str, str] = raw.headers
+        self._body: Stream | None = None  # the decoded body, made on first read (#14)
+
+    def _decoded(self) -> Stream:
+        if self._body is None:
+            self._body = decoded(self._raw.content, self.headers)
+        return self._body
 
     async def read(
         self,
@@ -62,10 +70,10 @@ class Response:
 
         A truncated or reset body raises :class:`TransportError`.
         """
-        content = self._raw.content
         try:
+            content = self._decoded()
             if limit is None:
-                return await self._raw.read()
+                return await content.read()
             if truncate:
                 parts: list[bytes] = []
                 left = limit
@@ -88,7 +96,7 @@ class Response:
         """The body in chunks of at most ``size`` bytes."""
         while True:
             try:
-                chunk = await self._raw.content.read(size)
+                chunk = await self._decoded().read(size)
             except BaseException as exc:
                 raise map_exception(exc) from exc
             if not chunk:
@@ -161,7 +169,11 @@ class Transport:
             http = self._http()
         try:
             raw = await http.request(
-                method, URL(url, encoded=True), headers=headers, allow_redirects=False
+                method,
+                URL(url, encoded=True),
+                headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},  # #14: what we inflate
+                allow_redirects=False,
+                auto_decompress=False,
             )
         except BaseException as exc:
             raise map_exception(exc) from exc

@@ -4,8 +4,11 @@ Theory of operation
 -------------------
 A bulk pull (``Session.pull_many(..., journal=Journal())``) writes down, for each item, just
 enough to finish the work after a crash without spending a request twice. An item is keyed by
-a stable hash of what it asks for (report, format, filter, time zone, output path, async or
-not: see ``_bulk.item_key``). Its row moves through these states::
+a stable hash of what it asks for as the caller gave it (report, format, filter, time zone,
+output path, and async, sync or "let the pull choose": see ``_pull_items.item_key``). The way
+an item left to choose took is recorded when it starts (``way``), and a later run continues
+that way whatever it would choose now: it resumes the job, or pages on from the checkpoint.
+Its row moves through these states::
 
     started --(async job submitted)--> submitted --(done)--> done
     started --(a JSON page flushed)--> paging ----(...)----> done
@@ -49,7 +52,7 @@ from ._sqlite_file import SQLiteFile, transaction
 __all__ = ["Journal", "JournalEntry", "default_journal_path"]
 
 _T = TypeVar("_T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 State = Literal["started", "submitted", "paging", "done"]
 
 _SCHEMA = """
@@ -65,9 +68,14 @@ CREATE TABLE IF NOT EXISTS items (
     pages INTEGER NOT NULL DEFAULT 0,
     rows INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
-)
+);
+ALTER TABLE items ADD COLUMN way TEXT
 """
-_COLUMNS = "key, label, path, state, token, next_link, part, byte_offset, pages, rows, updated_at"
+# Version 2 added ``way`` ('async' or 'sync'; NULL in entries of version 1): both a new file
+# and a version-1 file run every statement above once, the CREATE then being a no-op.
+_COLUMNS = (
+    "key, label, path, state, token, next_link, part, byte_offset, pages, rows, updated_at, way"
+)
 _SELECT = f"SELECT {_COLUMNS} FROM items"  # noqa: S608 - constant text, values are bound
 
 
@@ -81,7 +89,9 @@ class JournalEntry:
     """One journaled item: its ``state`` and what is needed to carry it on.
 
     ``token`` is a submitted job's resume token; ``next_link``, ``part`` and ``offset`` the
-    checkpoint of a JSON pull to a file (``pages`` and ``rows`` written so far).
+    checkpoint of a JSON pull to a file (``pages`` and ``rows`` written so far). ``use_async``
+    is the way the item took when it started (None: not recorded, as in journals written
+    before the way was recorded).
     """
 
     key: str
@@ -95,6 +105,7 @@ class JournalEntry:
     pages: int = 0
     rows: int = 0
     updated_at: float = 0.0
+    use_async: bool | None = None
 
 
 class Journal:
@@ -169,16 +180,29 @@ class Journal:
 
     # -- writing: one transaction each -----------------------------------------------------
 
-    async def start(self, key: str, *, label: str, path: str | None) -> JournalEntry:
-        """Record that ``key`` started (keeping what an earlier run recorded); return it."""
+    async def start(
+        self, key: str, *, label: str, path: str | None, use_async: bool | None = None
+    ) -> JournalEntry:
+        """Record that ``key`` started (keeping what an earlier run recorded); return it.
+
+        ``use_async``: the way it takes, recorded unless an earlier run already recorded
+        one and made progress (a job submitted, a page checkpoint): that way stays.
+        """
+        way = None if use_async is None else ("async" if use_async else "sync")
 
         def start(conn: sqlite3.Connection) -> JournalEntry:
             with transaction(conn):
                 conn.execute(
-                    "INSERT OR IGNORE INTO items (key, label, path, state, updated_at) "
-                    "VALUES (?, ?, ?, 'started', ?)",
-                    (key, label, path, self._clock.time()),
+                    "INSERT OR IGNORE INTO items (key, label, path, state, updated_at, way) "
+                    "VALUES (?, ?, ?, 'started', ?, ?)",
+                    (key, label, path, self._clock.time(), way),
                 )
+                if way is not None:
+                    conn.execute(
+                        "UPDATE items SET way = ? WHERE key = ? "
+                        "AND (way IS NULL OR state = 'started')",
+                        (way, key),
+                    )
                 row = conn.execute(_SELECT + " WHERE key = ?", (key,))
                 return _entry(row.fetchone())
 
@@ -252,12 +276,13 @@ _STATES = ("started", "submitted", "paging", "done")
 
 
 def _entry(row: tuple[object, ...]) -> JournalEntry:
-    key, label, path, state, token, next_link, part, offset, pages, rows, updated_at = row
+    key, label, path, state, token, next_link, part, offset, pages, rows, updated_at, way = row
     # The file may have been edited: a wrong type or state is refused, not half-trusted.
     counts_ok = all(type(v) is int and 0 <= v < 2**62 for v in (offset, pages, rows))
-    if state not in _STATES or not counts_ok or type(updated_at) not in (int, float):
+    way_ok = way in (None, "async", "sync")
+    if state not in _STATES or not counts_ok or type(updated_at) not in (int, float) or not way_ok:
         raise ConfigurationError(
-            f"journal entry {str(key)[:40]!r} is corrupt (state, counts or time); "
+            f"journal entry {str(key)[:40]!r} is corrupt (state, counts, time or way); "
             "forget it or clear the journal"
         )
     return JournalEntry(
@@ -272,6 +297,7 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
         pages=int(pages),  # type: ignore[call-overload]
         rows=int(rows),  # type: ignore[call-overload]
         updated_at=float(updated_at),  # type: ignore[arg-type]
+        use_async=None if way is None else way == "async",
     )
 
 

@@ -1,10 +1,10 @@
 """How much a server may make the client hold: the decoded size of every body.
 
 A response body is counted *after* decoding: a gzip or deflate body of a few megabytes can
-inflate to gigabytes, so a limit on the wire size protects nothing. aiohttp (3.13.3 and later)
-inflates a compressed body in bounded steps as the reader asks for more (its fix for
-CVE-2025-69223), so reading in chunks of :data:`CHUNK` and counting the decoded bytes keeps
-memory near the limit: the read stops as soon as the count passes it, with
+inflate to gigabytes, so a limit on the wire size protects nothing. The library inflates
+bodies itself (``_inflate``: aiohttp hands them over as sent), and no step returns more than
+was asked, so reading in chunks of :data:`CHUNK` and counting the decoded bytes keeps memory
+near the limit: the read stops as soon as the count passes it, with
 :class:`UnexpectedResponse` naming the limit. That error is not retried (the server would
 send the same body again).
 
@@ -33,7 +33,7 @@ __all__ = [
     "too_large",
 ]
 
-#: Bytes asked of the stream per read: aiohttp inflates no more than about this at once.
+#: Decoded bytes asked of the stream per read (``_inflate`` never returns more).
 CHUNK = 256 * 1024
 MB = 1024 * 1024
 
@@ -55,8 +55,7 @@ class Limits:
 
     ``page``: a JSON page of rows, or any other body read whole into memory (``download``,
     ``Job.result``); ``metadata``: the service document and ``$metadata`` documents (the
-    CSDL parser refuses documents over 8 MB whatever this says, so raising it above 8 MB
-    only helps the service document);
+    CSDL parser follows it both ways);
     ``status``: the body of a 202 (job submitted or still running); ``error``: the part
     of an error body that is read to explain it (the rest is dropped, not refused);
     ``export``: a streamed export or spooled job result (None: no limit; one export can

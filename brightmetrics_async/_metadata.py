@@ -19,6 +19,7 @@ from ._models import FilterSchema
 
 __all__ = ["MAX_METADATA_BYTES", "parse_filter_metadata", "parse_root_metadata"]
 
+#: The default largest ``$metadata`` document (``Limits.metadata``'s default).
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 _EDM_NAMESPACES = (
     "http://docs.oasis-open.org/odata/ns/edm",
@@ -26,9 +27,9 @@ _EDM_NAMESPACES = (
 )
 
 
-def _parse(body: bytes, *, what: str) -> Element:
-    if len(body) > MAX_METADATA_BYTES:
-        raise UnexpectedResponse(f"{what}: document larger than {MAX_METADATA_BYTES} bytes")
+def _parse(body: bytes, *, what: str, limit: int) -> Element:
+    if len(body) > limit:
+        raise UnexpectedResponse(f"{what}: document larger than Limits.metadata = {limit} bytes")
     try:
         root: Any = SafeET.fromstring(body, forbid_dtd=True)
     except DefusedXmlException as exc:
@@ -81,12 +82,14 @@ def _types(root: Element) -> dict[str, Element]:
     return found
 
 
-def parse_filter_metadata(body: bytes) -> FilterSchema:
+def parse_filter_metadata(body: bytes, *, limit: int = MAX_METADATA_BYTES) -> FilterSchema:
     """A report's filter ``$metadata`` as a :class:`FilterSchema` (property -> Edm type).
 
-    Raises :class:`UnexpectedResponse` for unsafe, malformed or empty documents.
+    ``limit`` is the largest document accepted, in bytes (the session passes its
+    ``Limits.metadata``).
+    Raises :class:`UnexpectedResponse` for unsafe, malformed, empty or larger documents.
     """
-    root = _parse(body, what="filter metadata")
+    root = _parse(body, what="filter metadata", limit=limit)
     types = _types(root)
     for schema in _schemas(root):
         for container in _children(schema, "EntityContainer"):
@@ -106,12 +109,16 @@ def parse_filter_metadata(body: bytes) -> FilterSchema:
     raise UnexpectedResponse("filter metadata: no entity type describes the filters")
 
 
-def parse_root_metadata(body: bytes) -> dict[str, dict[str, str]]:
+def parse_root_metadata(
+    body: bytes, *, limit: int = MAX_METADATA_BYTES
+) -> dict[str, dict[str, str]]:
     """The root ``$metadata``: entity set name -> {column -> Edm type}.
 
-    Raises :class:`UnexpectedResponse` for unsafe or malformed documents.
+    ``limit`` is the largest document accepted, in bytes (the session passes its
+    ``Limits.metadata``).
+    Raises :class:`UnexpectedResponse` for unsafe, malformed or larger documents.
     """
-    root = _parse(body, what="service metadata")
+    root = _parse(body, what="service metadata", limit=limit)
     types = _types(root)
     sets: dict[str, dict[str, str]] = {}
     for schema in _schemas(root):

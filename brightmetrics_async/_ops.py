@@ -9,6 +9,7 @@ session's cache, or runs the flow that fetches them, once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,12 +40,13 @@ def filter_key(report_url: str) -> str:
 class Ops:
     """The flows of one session (pure: they only yield commands)."""
 
-    __slots__ = ("check_filters", "policy", "requests")
+    __slots__ = ("_read_page", "check_filters", "policy", "requests")
 
     def __init__(self, policy: Policy, requests: Requests, *, check_filters: bool) -> None:
         self.policy = policy
         self.requests = requests
         self.check_filters = check_filters
+        self._read_page = read_page(policy.limits)  # made once: every page reads with it
 
     # -- documents ------------------------------------------------------------------------
 
@@ -87,8 +89,9 @@ class Ops:
         """The report's filter properties (OData name -> Edm type)."""
         rep = yield from self.report(ref)
         request = self.requests.filter_metadata(rep.url)
+        limit = self.policy.limits.metadata  # the parser's bound follows the read's
         schema: FilterSchema = yield from self._document(
-            filter_key(rep.url), request, parse_filter_metadata
+            filter_key(rep.url), request, functools.partial(parse_filter_metadata, limit=limit)
         )
         return schema
 
@@ -98,8 +101,9 @@ class Ops:
         if not rep.name:
             rep = resolve_report(rep.url, (yield from self.reports()))
         request = self.requests.service_metadata()
+        limit = self.policy.limits.metadata
         columns: Mapping[str, Mapping[str, str]] = yield from self._document(
-            SERVICE_METADATA, request, parse_root_metadata
+            SERVICE_METADATA, request, functools.partial(parse_root_metadata, limit=limit)
         )
         try:
             return columns[rep.name]
@@ -128,8 +132,7 @@ class Ops:
 
     def page(self, url: str) -> Flow[Page]:
         """One page of rows at ``url`` (the report URL or a next link, verbatim)."""
-        request = self.requests.page(url)
-        return (yield from fetch(self.policy, request, read_page(self.policy.limits)))
+        return (yield from fetch(self.policy, self.requests.page(url), self._read_page))
 
     def page_body(self, url: str) -> Flow[bytes]:
         """One page's JSON body at ``url``, unparsed (for the result cache, #17)."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KINDS",
     "NO_TELEMETRY",
+    "NULL_CALL",
     "Operation",
     "RequestCall",
     "Telemetry",
@@ -229,3 +230,5 @@ class Telemetry:
 #: The observer that does nothing (OpenTelemetry absent or not wanted).
 NO_TELEMETRY = Telemetry()
 _NULL_CALL = _NullCall(NO_TELEMETRY, None, "")
+#: What :meth:`Telemetry.request` returns when nobody observes: the sender may skip it.
+NULL_CALL: contextlib.AbstractContextManager[RequestCall] = _NULL_CALL

@@ -89,6 +89,7 @@ class PageIterator:
         query: Query | None = None,
         typed: bool = False,
         page: Callable[[str], Awaitable[Page]] | None = None,
+        later: Callable[[str], Awaitable[Page]] | None = None,
         operation: Callable[[], Operation] | None = None,
         on_end: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
@@ -101,9 +102,11 @@ class PageIterator:
         self._typed = typed
         self._typer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self._started = False
-        # #17: ``page`` fetches a page (the result cache's); ``operation`` opens the "rows"
-        # operation span on the first page, ended with the last (or the error).
+        # #17: ``page`` fetches the first page and ``later`` the others (the result cache's;
+        # None: fetched directly, the cheapest path of a long paging); ``operation`` opens
+        # the "rows" operation span on the first page, ended with the last (or the error).
         self._page = page
+        self._later = later
         self._operation = operation
         self._op: Operation | None = None
 
@@ -124,6 +127,9 @@ class PageIterator:
         if self._operation is None:
             return await self._next()
         op = self._op = self._op or self._operation()
+        if op.span is None:  # nobody observes: no span to parent the requests to
+            self._operation = None
+            return await self._next()
         try:
             with op.within():
                 page = await self._next()
@@ -150,8 +156,9 @@ class PageIterator:
         url = pager.take()
         if url is None:
             raise StopAsyncIteration
-        if self._page is not None:
-            page: Page = await self._page(url)
+        read = self._page if pager.pages_read == 0 else self._later
+        if read is not None:
+            page: Page = await read(url)
         else:
             page = await self._run(self._ops.page(url))
         pager.on_page(page)

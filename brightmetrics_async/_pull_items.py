@@ -19,7 +19,15 @@ if TYPE_CHECKING:
 
     from ._filter_expr import FilterExpr
 
-__all__ = ["Counts", "EventKind", "PullEvent", "PullItem", "PullResult", "item_key"]
+__all__ = [
+    "Counts",
+    "EventKind",
+    "PullEvent",
+    "PullItem",
+    "PullResult",
+    "item_key",
+    "legacy_item_keys",
+]
 
 EventKind = Literal[
     "started", "page", "bytes", "submitted", "resumed", "polled", "done", "skipped", "failed"
@@ -90,6 +98,10 @@ class PullResult:
     """The outcome of one item: ``value`` (rows, bytes or a path) or ``error``.
 
     ``skipped`` is True when a journal said the item was already done (its file is there).
+    ``use_async`` is the way the item ran: True as an asynchronous export job, False as
+    plain requests (pages for JSON, else one download); for an item left to choose it is the
+    way chosen (or recorded by the journal when it started). None when it failed before its
+    way was decided.
     """
 
     index: int
@@ -103,6 +115,7 @@ class PullResult:
     elapsed: float = 0.0
     token: str | None = None
     skipped: bool = False
+    use_async: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,15 +124,26 @@ class PullResult:
 
 
 def item_key(item: PullItem) -> str:
-    """A stable key for ``item``: a hash of what it asks for and where it writes.
+    """A stable key for ``item`` as the caller gave it: a hash of what it asks for and where
+    it writes.
 
     Equal items (same report reference, format, filter text, time zone, output path and
-    async-ness) get the same key in every process, so a journal recognises them on restart.
+    ``use_async``: True, False or None, "let the pull choose") get the same key in every
+    process, so a journal recognises them on restart; the way an item left to choose took is
+    recorded in its journal entry, not in its key. Items given True or False key as they did
+    before the pull could choose.
     """
     report = item.report.url if isinstance(item.report, Report) else item.report
     filt = item.filter if item.filter is None or isinstance(item.filter, str) else str(item.filter)
     zone = None if item.timezone is None else str(item.timezone)
     path = None if item.path is None else str(item.path.resolve())
-    # bool(): "let the pull choose" keys like "synchronous", as before choosing existed.
-    document = json.dumps([1, report, item.format.value, filt, zone, path, bool(item.use_async)])
+    document = json.dumps([1, report, item.format.value, filt, zone, path, item.use_async])
     return hashlib.sha256(document.encode()).hexdigest()[:32]
+
+
+def legacy_item_keys(item: PullItem) -> list[tuple[str, bool]]:
+    """The keys an earlier version journaled an item left to choose under, with the way each
+    means: it keyed the way chosen (True or False), not "let the pull choose"."""
+    if item.use_async is not None:
+        return []
+    return [(item_key(attrs.evolve(item, use_async=way)), way) for way in (False, True)]

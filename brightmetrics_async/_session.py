@@ -21,22 +21,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-import attrs
-
 from . import _session_data as data
 from ._auth import Auth
 from ._budget import DEFAULT, Budget, Default
 from ._bulk import Pull
 from ._clock import Clock
-from ._estimate import (
-    DEFAULT_JOB_SECONDS,
-    DEFAULT_PAGES,
-    DEFAULT_RETRY_AFTER,
-    Estimate,
-    Learned,
-    choose_async,
-    estimate_requests,
-)
+from ._estimate import DEFAULT_PAGES, Estimate
 from ._filters import FilterExpr
 from ._formats import Format
 from ._http import Timeouts
@@ -55,6 +45,7 @@ from ._pull_items import PullEvent, PullItem
 from ._request import Query, Request
 from ._results import ResultCache
 from ._retry import RetryPolicy
+from ._session_economy import SessionEconomy
 from ._session_wiring import DEFAULT_BASE_URL, wire
 from ._shared_cache import check_max_age
 from ._submit import resume_job
@@ -408,89 +399,63 @@ class Session:
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
         return await data.submit(self._wiring, q, key=key, report=self.report, resume=self.resume)
 
-    def estimate(
+    # -- #12: the estimate and the way of each item (``_session_economy``) --------------
+
+    def _economist(self) -> SessionEconomy:
+        return SessionEconomy(
+            self._ops, self._learner, self._driver.documents.get, self.poll_policy, self.job_history
+        )
+
+    async def estimate(
         self,
         items: Sequence[PullItem | ReportRef],
         *,
-        known_pages: Mapping[str, int] | None = None,
         typed_items: Collection[int] = (),
         default_pages: int = DEFAULT_PAGES,
         job_seconds: float | None = None,
         retry_after: float | None = None,
         known: Known | None = None,
-        choose: bool = False,
+        known_pages: Mapping[str, int] | None = None,
+        journal: Journal | None = None,
     ) -> Estimate:
-        """What pulling ``items`` would spend: the dry run of this session's own flows.
+        """What pulling ``items`` would spend: the dry run of this session's own flows
+        against what it and its knowledge store know (documents, page counts, job durations
+        per report, format and filter shape). No request is sent.
 
-        Documents this session already holds cost nothing; learned job durations come from
-        :attr:`job_history`; ``known`` (a :class:`Known`) replaces what is known by default
-        (:meth:`dry_run` uses the knowledge store). ``job_seconds`` / ``retry_after`` (None:
-        the documented defaults) are assumed for jobs. ``choose``: count an item left to
-        choose (``use_async=None``) the way a bulk pull runs it. No request is sent.
+        When nothing is guessed (:attr:`Estimate.guesses` empty) it is what the pull will
+        spend; an item left to choose (``use_async=None``) is counted the way
+        :meth:`pull_many` runs it. ``typed_items``: indices of items typed with the root
+        ``$metadata`` (parquet). ``default_pages`` / ``job_seconds`` / ``retry_after`` (None:
+        the documented defaults) are the guesses where nothing was learned. ``known`` (a
+        :class:`Known`) replaces what is known; ``known_pages`` (page counts by report) with
+        the documents this session holds replaces it too. With the ``journal`` of the pull,
+        an item left to choose that an earlier run started is counted the way it recorded
+        (the way the pull continues it). The synchronous estimate without a session is
+        :func:`estimate_requests`.
         """
-        job_seconds = DEFAULT_JOB_SECONDS if job_seconds is None else job_seconds
-        retry_after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
-        if known is None:
-            known = Learned(
-                dict(known_pages or {}), self._driver.documents.get, job_seconds, retry_after
-            )
-        return estimate_requests(
+        return await self._economist().estimate(
             items,
-            policy=self.poll_policy,
             typed_items=typed_items,
             default_pages=default_pages,
             job_seconds=job_seconds,
             retry_after=retry_after,
-            history=self.job_history,
-            ops=self._ops,
             known=known,
-            choose=choose,
+            known_pages=known_pages,
+            journal=journal,
         )
+
+    #: The same as :meth:`estimate` (the name its store-backed form had before, kept).
+    dry_run = estimate
 
     async def learned(self, items: Sequence[PullItem | ReportRef]) -> StoreKnown:
         """What this session and its knowledge store know of ``items`` (documents, page
-        counts, job durations): the :class:`Known` its dry run reads (#12); no request."""
-        return await self._learner.snapshot(
-            items,
-            held=self._driver.documents.get,
-            policy=self.poll_policy,
-            retry_after=DEFAULT_RETRY_AFTER,
-        )
-
-    async def dry_run(
-        self,
-        items: Sequence[PullItem | ReportRef],
-        *,
-        typed_items: Collection[int] = (),
-        default_pages: int = DEFAULT_PAGES,
-        job_seconds: float | None = None,
-        retry_after: float | None = None,
-    ) -> Estimate:
-        """:meth:`estimate` with the knowledge store as what is known: when nothing is
-        guessed (:attr:`Estimate.guesses` empty) it is what the pull will spend."""
-        return self.estimate(
-            items,
-            typed_items=typed_items,
-            default_pages=default_pages,
-            job_seconds=job_seconds,
-            retry_after=retry_after,
-            known=await self.learned(items),
-            choose=True,
-        )
+        counts, job durations): the :class:`Known` its estimate reads (#12); no request."""
+        return await self._economist().learned(items)
 
     async def choose_way(self, item: PullItem) -> PullItem:
         """``item`` with ``use_async`` decided: as given, else the way the dry run predicts
         to cost fewer requests (paging while its page count is unknown); no request."""
-        if item.use_async is not None:
-            return item
-        way = choose_async(
-            item,
-            policy=self.poll_policy,
-            known=await self.learned([item]),
-            history=self.job_history,
-            ops=self._ops,
-        )
-        return attrs.evolve(item, use_async=way)
+        return await self._economist().choose_way(item)
 
     def pull_many(
         self,

@@ -9,6 +9,7 @@ telemetry of #17.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -52,6 +53,7 @@ def open_pages(
         query=q,
         typed=typed,
         page=economy.first_page(q, max_age, recheck=start is None),
+        later=None if max_age is None else functools.partial(economy.page, max_age=max_age),
         operation=lambda: w.driver.telemetry.operation("rows", report=ref_name(q)),
         on_end=lambda pages: economy.pages_done(q, pages),
     )

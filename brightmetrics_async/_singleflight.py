@@ -16,6 +16,8 @@ reader of the answer, so only truly identical requests meet.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
@@ -31,7 +33,9 @@ class _Call:
     __slots__ = ("done", "error", "followers", "value")
 
     def __init__(self) -> None:
-        self.done = anyio.Event()
+        # Made by the first follower: a call nobody waits for (nearly all of them) makes no
+        # event, as an anyio.Event costs more than the rest of the bookkeeping together.
+        self.done: anyio.Event | None = None
         self.value: Any = None
         self.error: BaseException | None = None
         self.followers = 0
@@ -52,14 +56,13 @@ class SingleFlight:
 
         Raises what ``call`` raised (followers get the leader's error).
         """
-        cancelled = anyio.get_cancelled_exc_class()
-        while True:
-            running = self._calls.get(key)
-            if running is None:
-                break
+        while (running := self._calls.get(key)) is not None:
             running.followers += 1
-            await running.done.wait()
-            if isinstance(running.error, cancelled):
+            done = running.done
+            if done is None:
+                done = running.done = anyio.Event()
+            await done.wait()
+            if isinstance(running.error, anyio.get_cancelled_exc_class()):
                 continue  # the leader was cancelled, not us: run it ourselves
             self.shared += 1
             if running.error is not None:
@@ -75,17 +78,27 @@ class SingleFlight:
             raise
         finally:
             del self._calls[key]
-            mine.done.set()
+            if mine.done is not None:
+                mine.done.set()
 
 
 _FLIGHTS: RunVar[SingleFlight] = RunVar("brightmetrics_flights")
+#: The loop last asked for and its instance: every request asks, and a run variable's lookup
+#: costs a few microseconds (the loop is held weakly: a finished loop is not kept alive).
+_LAST: tuple[weakref.ref[asyncio.AbstractEventLoop], SingleFlight] | None = None
 
 
 def flights() -> SingleFlight:
     """The :class:`SingleFlight` of the running event loop (created on first use)."""
+    global _LAST  # a one-entry cache of the run variable below
+    loop = asyncio.get_running_loop()
+    last = _LAST
+    if last is not None and last[0]() is loop:
+        return last[1]
     try:
-        return _FLIGHTS.get()
+        made = _FLIGHTS.get()
     except LookupError:
         made = SingleFlight()
         _FLIGHTS.set(made)
-        return made
+    _LAST = (weakref.ref(loop), made)
+    return made

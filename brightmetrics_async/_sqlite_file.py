@@ -44,6 +44,8 @@ class SQLiteFile:
         version: int,
         busy_timeout: float,
         replaced_error: Callable[[str], BrightmetricsError] | None = None,
+        newer_error: Callable[[str], BrightmetricsError] | None = None,
+        upgrade: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         self.path = path
         self._what = what
@@ -54,6 +56,8 @@ class SQLiteFile:
         self._identity: tuple[int, int] | None = None
         self._opened = path  # made absolute when opened: a later chdir must not matter
         self._replaced_error = replaced_error or (lambda message: TransportError(message))
+        self._newer_error = newer_error or (lambda message: ConfigurationError(message))
+        self._upgrade = upgrade  # run after the schema when a file's version is older
         self._lock = threading.Lock()
 
     async def run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -128,7 +132,7 @@ class SQLiteFile:
             with transaction(conn):
                 found = conn.execute("PRAGMA user_version").fetchone()[0]
                 if found > self._version:
-                    raise ConfigurationError(
+                    raise self._newer_error(
                         f"{self._what} {str(self.path)!r} has schema {found}, newer than "
                         f"this library's {self._version}: upgrade brightmetrics-async"
                     )
@@ -136,6 +140,8 @@ class SQLiteFile:
                     for statement in self._schema.split(";"):
                         if statement.strip():
                             conn.execute(statement)
+                    if self._upgrade is not None:
+                        self._upgrade(conn)  # in the same transaction: all or nothing
                     conn.execute(f"PRAGMA user_version = {self._version}")
         except BaseException:
             conn.close()

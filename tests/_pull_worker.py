@@ -31,7 +31,7 @@ def items(out: Path) -> list[bm.PullItem]:
         bm.PullItem(SUMMARY, format="pdf", path=out / "summary.pdf", use_async=True),
         bm.PullItem(AGENT_DETAIL, format="csv", path=out / "agents.csv", use_async=True),
         bm.PullItem(SUMMARY, format="csv", path=out / "summary.csv"),
-        bm.PullItem(CALLER_ID, path=out / "callers.json"),
+        bm.PullItem(CALLER_ID, path=out / "callers.json", use_async=False),
     ]
 
 

@@ -25,7 +25,12 @@ from brightmetrics_async._budget import (
     default_budget_path,
 )
 from brightmetrics_async._budget._redis import redact_url
-from brightmetrics_async._errors import BudgetExhausted, ConfigurationError, TransportError
+from brightmetrics_async._errors import (
+    BudgetExhausted,
+    BudgetStoreError,
+    ConfigurationError,
+    TransportError,
+)
 from tests._redis_fixture import redis_server as redis_server
 from tests.test_budget_conformance import START, FakeClock
 
@@ -107,7 +112,7 @@ async def test_sqlite_schema_wal_and_pruning(tmp_path: Path) -> None:
         await budget.acquire("acme")
         await budget.block_until("acme", START + 10)
         with contextlib.closing(sqlite3.connect(path)) as conn:
-            assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+            assert conn.execute("PRAGMA user_version").fetchone() == (2,)
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
             assert {"spent", "blocks", "spent_account_at"} <= tables
@@ -126,8 +131,13 @@ async def test_sqlite_newer_schema_is_refused(tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA user_version = 99")
     async with SQLiteBudget(path) as budget:
-        with pytest.raises(ConfigurationError, match="schema 99"):
+        with pytest.raises(BudgetStoreError, match="schema 99") as info:
             await budget.snapshot("acme")
+        assert info.value.store == str(path)
+        with pytest.raises(BudgetStoreError, match="schema 99"):
+            await budget.acquire("acme")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (99,)  # left as it was
 
 
 @pytest.mark.anyio

@@ -319,6 +319,10 @@ async def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     data = json.loads(run.out)
     assert data["written"] == len(data["files"]) == 36
     assert data["requests"] == data["requests_seen_by_emulator"] <= data["estimated"] <= 150
+    # The estimate is the dry run; on its fresh emulator it says what it guessed (page counts
+    # of JSON pulls, job lengths), and the demo remembers nothing in the user's state (#12).
+    assert data["estimate_guesses"] > 0
+    assert not (bm.default_budget_path().parent / "knowledge.sqlite3").exists()
     assert data["polls_per_job"]
     assert all(p >= 1 for p in data["polls_per_job"].values())
     formats = {f["format"] for f in data["files"]}

@@ -61,9 +61,10 @@ async def test_a_warm_pull_estimate_uses_learned_pages_and_documents(tmp_path: P
         runs = []
         for n in (1, 2):
             out = tmp_path / f"run{n}"
-            runs.append(
-                await run_cli("pull", title, "-f", "json", "-o", str(out), "--json", *creds(server))
-            )
+            # --sync: pages both times (left to choose, the warm run takes the export, #12;
+            # tests/test_cli_way.py).
+            args = ("pull", title, "-f", "json", "-o", str(out), "--sync", "--json")
+            runs.append(await run_cli(*args, *creds(server)))
         log = server.emulator.requests
     cold, warm = (json.loads(r.out) for r in runs)
     assert all(r.code == 0 for r in runs), runs[0].err

@@ -66,7 +66,7 @@ async def test_the_dry_run_and_the_real_run_send_the_same_requests(
         pages = len([p async for p in first.pages(CALLER_ID)])
     assert pages > 1
     async with session() as s:
-        est = s.estimate(items, known_pages={CALLER_ID: pages}, job_seconds=20, retry_after=5)
+        est = await s.estimate(items, known_pages={CALLER_ID: pages}, job_seconds=20, retry_after=5)
         assert all("unknown" not in c.detail for c in est.items), "nothing is guessed"
         already = len(bm_emulator.requests)
         async with s.pull_many(items, concurrency=1) as pull:
@@ -111,7 +111,7 @@ def test_a_dry_run_takes_what_is_known_from_a_known_object() -> None:
         def pages(self, report: bm.Report, query: bm.Query) -> int | None:
             return 4 if report.url == CALLER_ID else None
 
-        def job_seconds(self, report: bm.Report, fmt: bm.Format) -> float | None:
+        def job_seconds(self, report: bm.Report, query: bm.Query) -> float | None:
             return 1.0
 
         def retry_after(self) -> float:
@@ -130,10 +130,38 @@ async def test_documents_the_session_holds_cost_nothing_in_its_estimate(
     session: bm.Session,
 ) -> None:
     items = [bm.PullItem("Search by CallerID", format="csv", filter="Call_Type eq 'Inbound'")]
-    before = session.estimate(items)
+    before = await session.estimate(items)
     assert (before.service_document, before.filter_metadata, before.total) == (1, 1, 3)
     assert session.requests_sent == 0, "a dry run sends nothing"
     await session.data_url(items[0].report, filter=items[0].filter, format="csv")
-    after = session.estimate(items)
+    after = await session.estimate(items)
     assert (after.service_document, after.filter_metadata, after.total) == (0, 0, 1)
     assert after.requests[0].url.endswith(f"/{CALLER_ID}?$filter=Call_Type%20eq%20'Inbound'")
+
+
+@pytest.mark.anyio
+async def test_a_typed_job_counts_the_root_metadata_it_is_typed_with(
+    bm_server: EmulatorServer, bm_emulator: Emulator, bm_clock: VirtualClock
+) -> None:
+    """JSON rows from a job, then typed with the root ``$metadata`` (the CLI's parquet
+    ``--async``): the dry run counts that document too, in the order it is sent (#12)."""
+    item = bm.PullItem(SUMMARY, use_async=True)
+    async with bm.Session(
+        bm.ApiKey(DEMO_API_KEY),
+        base_url=bm_server.url,
+        budget=bm.MemoryBudget(),
+        clock=bm_clock,
+        cache=bm.MemoryKnowledge(),
+    ) as s:
+        est = await s.estimate([item], typed_items={0}, job_seconds=20, retry_after=5)
+        assert s.requests_sent == 0
+        async with s.pull_many([item]) as pull:
+            [result] = await pull.collect()
+        assert result.ok, result.error
+        assert result.use_async is True
+        await s.columns(SUMMARY)
+        root = urlsplit(s.base_url).path.rstrip("/")
+    seen = [purpose_of(r, root) for r in bm_emulator.requests]
+    assert [r.purpose for r in est.requests] == seen
+    assert seen[-1] == "service metadata"
+    assert est.columns_metadata == 1

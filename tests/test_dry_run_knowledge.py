@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import attrs
 import pytest
 
 import brightmetrics_async as bm
@@ -125,8 +126,8 @@ async def test_json_rows_left_to_choose_take_the_cheaper_way_with_the_same_rows(
     bm_server: EmulatorServer, bm_emulator: Emulator, bm_clock: VirtualClock, tmp_path: Path
 ) -> None:
     """Once the page count is learned, JSON rows in memory take the export when the dry run
-    of each way says it costs less, and read the same rows; a JSON file keeps paging (its
-    journal checkpoint must not depend on the way chosen)."""
+    of each way says it costs less, and read the same rows; a JSON file chooses alike (its
+    journal entry records the way it took, so a resumed run keeps it)."""
     store = bm.MemoryKnowledge()
     async with session(bm_server, bm_clock, store) as s:
         item = bm.PullItem(CALLER_ID)
@@ -145,10 +146,56 @@ async def test_json_rows_left_to_choose_take_the_cheaper_way_with_the_same_rows(
     assert paged.ok
     assert chosen.ok
     assert way.use_async is True
-    assert to_file.use_async is False
+    assert to_file.use_async is True  # a JSON file chooses too (its journal keeps the way)
     assert est.items[0].kind == "job"
     # The job's duration is not learned yet: the estimate says it guessed it.
     assert est.guesses == (f"{CALLER_ID} (json): a job of 60 s assumed",)
     assert len(seen) < pages
     assert any(r.header("Prefer") == "respond-async" for r in seen)
     assert chosen.value == paged.value
+
+
+async def test_job_durations_are_read_by_filter_shape_as_they_are_learned(
+    bm_server: EmulatorServer, bm_emulator: Emulator, bm_clock: VirtualClock
+) -> None:
+    """Two filter shapes of one report whose jobs take different times: the dry run reads
+    each one's learned durations (report, format and filter shape, the learner's key), so
+    each estimate is exact and equals what the emulator logged for it."""
+    voice = bm.PullItem(AGENT_DETAIL, format="csv", filter="Media_Type eq 'Voice'", use_async=True)
+    other = bm.PullItem(AGENT_DETAIL, format="csv", filter="Media_Type ne 'Voice'", use_async=True)
+    store = bm.MemoryKnowledge()
+
+    def naive() -> bm.Session:  # a poll every Retry-After: polls follow the job's length
+        return bm.Session(
+            bm.ApiKey(DEMO_API_KEY),
+            base_url=bm_server.url,
+            budget=bm.MemoryBudget(limit=10_000, clock=bm_clock),
+            clock=bm_clock,
+            cache=store,
+            poll_policy=bm.PollPolicy.naive(),
+        )
+
+    def jobs_take(seconds: float) -> None:
+        bm_emulator.config = attrs.evolve(bm_emulator.config, job_seconds=seconds)
+
+    for item, seconds in ((voice, 6.0), (other, 40.0)):
+        jobs_take(seconds)
+        for _ in range(3):
+            async with naive() as s, s.pull_many([item]) as pull:
+                assert all(r.ok for r in await pull.collect())
+    async with naive() as s:
+        both = await s.estimate([voice, other])
+        assert s.requests_sent == 0
+        spent = []
+        for item, seconds in ((voice, 6.0), (other, 40.0)):
+            jobs_take(seconds)
+            est = await s.estimate([item])
+            assert est.exact, est.guesses
+            before = len(bm_emulator.requests)
+            async with s.pull_many([item]) as pull:
+                assert all(r.ok for r in await pull.collect())
+            spent.append(len(bm_emulator.requests) - before)
+            assert est.total == spent[-1]
+    assert both.exact, both.guesses
+    assert [c.requests for c in both.items] == spent
+    assert spent[0] < spent[1]

@@ -241,7 +241,8 @@ async def test_bulk_pull_one_item_faulted_siblings_succeed(tmp_path: Path, kind:
         # Every request of one item misbehaves, for as long as it is retried.
         r.emulator.faults.add(fault(kind, CALLER_ID, times=None))
         items = [
-            bm.PullItem(CALLER_ID, path=r.out / "caller.json"),
+            # Pages (its page count is learned above: left to choose, it would export, #12).
+            bm.PullItem(CALLER_ID, path=r.out / "caller.json", use_async=False),
             bm.PullItem(SUMMARY, format="csv", path=r.out / "summary.csv"),
             bm.PullItem(AGENT_DETAIL),
             bm.PullItem(SUMMARY, use_async=True),

@@ -30,6 +30,7 @@ and spin; integers make "comes back exactly ``period`` later" exact in every sto
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import attrs
 
@@ -87,9 +88,8 @@ def checked_time(value: float, *, what: str) -> float:
     return float(value)
 
 
-@attrs.frozen
-class Decision:
-    """The outcome of one check-and-spend.
+class Decision(NamedTuple):
+    """The outcome of one check-and-spend (a named tuple: one is made per request).
 
     ``spent`` counts live tokens after the decision; ``next_free_us`` is ``now_us`` when
     granted, else the earliest instant the same request could be granted (assuming no

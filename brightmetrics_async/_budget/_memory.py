@@ -3,10 +3,10 @@
 Theory of operation
 -------------------
 Each account has a deque of live grant timestamps (integer microseconds, ascending)
-and an optional block end. An acquisition takes the lock, drops timestamps at or
-before ``now - period`` from the left, asks :func:`._ledger.decide`, and appends
-``now`` when granted. The critical section never awaits, so the anyio lock is held
-only for a few microseconds and the fast path costs little more than the deque work.
+and an optional block end. An acquisition drops timestamps at or before ``now - period``
+from the left, asks :func:`._ledger.decide`, and appends ``now`` when granted. That
+critical section never awaits, so on one event loop nothing can run inside it: no lock
+is needed, and the fast path costs little more than the deque work.
 
 Use it for one process only: other processes (and restarts) do not see it. For a
 daily quota that means a restart forgets what was spent; prefer
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-
-import anyio
 
 from .._clock import Clock
 from ._base import Budget
@@ -50,8 +48,6 @@ class MemoryBudget(Budget):
         )
         self._logs: dict[str, deque[int]] = {}
         self._blocks: dict[str, int] = {}
-        # Created on first use, inside the event loop, so the constructor binds nothing.
-        self._lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"MemoryBudget({self._repr_fields()})"
@@ -66,26 +62,22 @@ class MemoryBudget(Budget):
         return log
 
     async def _attempt(self, account: str, cap: int) -> Decision:
-        lock = self._lock
-        if lock is None:
-            # fast_acquire: an uncontended acquire does not yield to the event loop.
-            lock = self._lock = anyio.Lock(fast_acquire=True)
-        async with lock:
-            now_us = to_us(self._clock.time())
-            log = self._live(account, now_us)
-            decision = decide(
-                log,
-                now_us=now_us,
-                period_us=self._period_us,
-                cap=cap,
-                blocked_until_us=self._blocks.get(account),
-            )
-            if decision.granted:
-                if not log or log[-1] <= now_us:
-                    log.append(now_us)
-                else:  # the wall clock stepped back: keep the log sorted
-                    bisect.insort(log, now_us)
-            return decision
+        # No await from here to the return: atomic on the event loop (module docstring).
+        now_us = to_us(self._clock.time())
+        log = self._live(account, now_us)
+        decision = decide(
+            log,
+            now_us=now_us,
+            period_us=self._period_us,
+            cap=cap,
+            blocked_until_us=self._blocks.get(account),
+        )
+        if decision.granted:
+            if not log or log[-1] <= now_us:
+                log.append(now_us)
+            else:  # the wall clock stepped back: keep the log sorted
+                bisect.insort(log, now_us)
+        return decision
 
     async def _read(self, account: str) -> StoreState:
         now_us = to_us(self._clock.time())

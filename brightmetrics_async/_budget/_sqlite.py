@@ -2,10 +2,14 @@
 
 Theory of operation
 -------------------
-Schema (``PRAGMA user_version`` = 1)::
+Schema (``PRAGMA user_version`` = 2)::
 
-    spent(account TEXT, at_us INTEGER)      one row per token spent; index (account, at_us)
+    spent(account TEXT, at_us INTEGER,      one row per token spent; index (account, at_us)
+          boot TEXT, boot_us INTEGER)       the boot id and boot clock when it was spent
     blocks(account TEXT PRIMARY KEY, until_us INTEGER)
+
+Version 1 files (no ``boot``/``boot_us``) are upgraded in place on first use, their rows
+kept (they age by the wall clock); a file of a newer version is a ``BudgetStoreError``.
 
 Every acquisition is ONE ``BEGIN IMMEDIATE`` transaction: it takes the database's
 write lock before reading, so two processes can never both read "149 spent" and both
@@ -19,8 +23,11 @@ one request too many through.
 
 sqlite3 calls block, so they run in a worker thread (``anyio.to_thread.run_sync``);
 a threading lock keeps the one connection from being used by two threads at once.
-Time comes from the budget's clock (the system clock by default: every process on one
-machine reads the same clock), read inside the transaction.
+Time comes from the budget's clock (the system clock by default), read inside the
+transaction. A process's wall clock may be wrong (set a day ahead, run under faketime), so
+each entry also records the boot id and ``CLOCK_BOOTTIME`` and an entry of the reader's
+boot leaves the window only when both clocks say it is old (:mod:`._boot`): a process with
+a skewed clock can neither prune the others' entries nor see its own as expired early.
 
 The file holds no secrets: only account names (which must not be secrets) and times.
 """
@@ -38,18 +45,21 @@ from .._clock import Clock
 from .._errors import BudgetStoreError, ConfigurationError
 from .._sqlite_file import SQLiteFile, transaction
 from ._base import Budget
-from ._ledger import Decision, StoreState, check_live, check_time_us, decide, to_us
+from ._boot import Reading, effective_us, read_clock
+from ._ledger import Decision, StoreState, check_live, check_time_us, decide
 
 __all__ = ["SQLiteBudget", "default_budget_path"]
 
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spent (
     account TEXT NOT NULL,
-    at_us INTEGER NOT NULL
+    at_us INTEGER NOT NULL,
+    boot TEXT,
+    boot_us INTEGER
 );
 CREATE INDEX IF NOT EXISTS spent_account_at ON spent (account, at_us);
 CREATE TABLE IF NOT EXISTS blocks (
@@ -102,6 +112,8 @@ class SQLiteBudget(Budget):
             version=SCHEMA_VERSION,
             busy_timeout=float(busy_timeout),
             replaced_error=lambda message: BudgetStoreError(message, store=str(self._path)),
+            newer_error=lambda message: BudgetStoreError(message, store=str(self._path)),
+            upgrade=_upgrade,
         )
 
     @property
@@ -127,8 +139,9 @@ class SQLiteBudget(Budget):
                 # Read the time only once the write lock is held, so the timestamps
                 # of all processes are inserted in order and none is backdated by
                 # the time spent queueing for the lock.
-                now_us = to_us(clock.time())
-                live = _prune_and_read(conn, account, now_us, period_us, store)
+                now = read_clock(clock)
+                now_us = now.wall_us
+                live = _prune_and_read(conn, account, now, period_us, store)
                 decision = decide(
                     live,
                     now_us=now_us,
@@ -138,7 +151,8 @@ class SQLiteBudget(Budget):
                 )
                 if decision.granted:
                     conn.execute(
-                        "INSERT INTO spent (account, at_us) VALUES (?, ?)", (account, now_us)
+                        "INSERT INTO spent (account, at_us, boot, boot_us) VALUES (?, ?, ?, ?)",
+                        (account, now_us, now.boot, now.boot_us),
                     )
                 return decision
 
@@ -151,11 +165,11 @@ class SQLiteBudget(Budget):
 
         def read(conn: sqlite3.Connection) -> StoreState:
             with transaction(conn, "BEGIN"):
-                now_us = to_us(clock.time())
-                # Every row of the account, so a text or REAL value cannot hide from the
-                # checks behind SQLite's cross-type comparisons.
-                rows = conn.execute("SELECT at_us FROM spent WHERE account = ?", (account,))
-                values = check_live((row[0] for row in rows), now_us=now_us, store=store)
+                now = read_clock(clock)
+                now_us = now.wall_us
+                values = check_live(
+                    _effective(conn, account, now, store), now_us=now_us, store=store
+                )
                 live = tuple(t for t in values if t > now_us - period_us)
                 row = conn.execute(
                     "SELECT until_us FROM blocks WHERE account = ?", (account,)
@@ -191,16 +205,40 @@ class SQLiteBudget(Budget):
         await self._file.close()
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    # Version 1 -> 2: the boot columns (old rows keep NULL there and age by the wall clock).
+    have = {row[1] for row in conn.execute("PRAGMA table_info(spent)")}
+    for column, kind in (("boot", "TEXT"), ("boot_us", "INTEGER")):
+        if column not in have:
+            conn.execute(f"ALTER TABLE spent ADD COLUMN {column} {kind}")
+
+
+def _rows(
+    conn: sqlite3.Connection, account: str, now: Reading, store: str
+) -> list[tuple[int, int]]:
+    # Every row of the account, so a text or REAL value cannot hide from the checks behind
+    # SQLite's cross-type comparisons: (effective time, rowid).
+    rows = conn.execute(
+        "SELECT rowid, at_us, boot, boot_us FROM spent WHERE account = ?", (account,)
+    )
+    return [(effective_us(at, boot, up, now, store=store), rowid) for rowid, at, boot, up in rows]
+
+
+def _effective(conn: sqlite3.Connection, account: str, now: Reading, store: str) -> list[int]:
+    return [t for t, _ in _rows(conn, account, now, store)]
+
+
 def _prune_and_read(
-    conn: sqlite3.Connection, account: str, now_us: int, period_us: int, store: str
+    conn: sqlite3.Connection, account: str, now: Reading, period_us: int, store: str
 ) -> tuple[int, ...]:
     # Checked before pruning (the caller's transaction rolls back on BudgetStoreError): a
     # corrupt or future-dated entry is refused, and never used to decide what to delete.
-    rows = conn.execute("SELECT at_us FROM spent WHERE account = ?", (account,))
-    values = check_live((row[0] for row in rows), now_us=now_us, store=store)
-    cutoff = now_us - period_us
-    if values and values[0] <= cutoff:
-        conn.execute("DELETE FROM spent WHERE account = ? AND at_us <= ?", (account, cutoff))
+    rows = _rows(conn, account, now, store)
+    values = check_live((t for t, _ in rows), now_us=now.wall_us, store=store)
+    cutoff = now.wall_us - period_us
+    old = [(rowid,) for t, rowid in rows if t <= cutoff]
+    if old:
+        conn.executemany("DELETE FROM spent WHERE rowid = ?", old)
     return tuple(t for t in values if t > cutoff)
 
 

@@ -13,7 +13,7 @@ import brightmetrics_async as bm
 
 from ._display import human_bytes
 from ._files import parquet_available
-from ._pulling import Outcome, check_budget, estimate, pull_targets, validate
+from ._pulling import Outcome, check_budget, dry_run, pull_targets, validate
 from ._run import Ctx
 from ._settings import output_options
 from ._start import start
@@ -94,7 +94,11 @@ def demo(output_dir: str, job_seconds: str, parallel: int, seed: int, **kwargs: 
         async with t.serve(em) as server:
             budget = bm.MemoryBudget(limit=150)
             async with bm.Session(
-                bm.ApiKey(t.DEMO_API_KEY), base_url=server.url, budget=budget, max_wait=0
+                bm.ApiKey(t.DEMO_API_KEY),
+                base_url=server.url,
+                budget=budget,
+                max_wait=0,
+                cache=bm.MemoryKnowledge(),  # its emulator is new: nothing to remember
             ) as s:
                 if not ctx.settings.json:
                     ctx.err.print(f"Emulator at {server.url}; writing to {out}/", markup=False)
@@ -106,7 +110,10 @@ def demo(output_dir: str, job_seconds: str, parallel: int, seed: int, **kwargs: 
                 reports = await s.reports()
                 targets = demo_targets(reports, out, with_parquet=parquet_available())
                 high_s = duration[1] if isinstance(duration, tuple) else duration
-                est = estimate(s, targets, job_seconds=high_s, retry_after=1.0)
+                # The dry run with what the session knows (the service document just read);
+                # where nothing was learned it assumes the emulator's job length, and says
+                # what it guessed.
+                est = await dry_run(s, targets, job_seconds=high_s, retry_after=1.0)
                 await check_budget(ctx, s, est, yes=False)
                 await validate(s, targets)
                 outcomes = await pull_targets(ctx, s, targets, parallel=parallel, title="demo")
@@ -140,7 +147,7 @@ def _summary(
     took: float,
 ) -> None:
     ok = [o for o in outcomes if o.ok]
-    polls = {o.target.label: o.polls for o in outcomes if o.target.use_async}
+    polls = {o.target.label: o.polls for o in outcomes if o.use_async}
     if ctx.settings.json:
         ctx.print_json(
             {
@@ -163,11 +170,11 @@ def _summary(
         name = o.path.name if o.path else f"{o.target.path.name} (failed)"
         table.add_row(
             name,
-            o.target.format + (" async" if o.target.use_async else ""),
+            o.target.format + (" async" if o.use_async else ""),
             o.target.filter or "-",
             "-" if o.rows is None else str(o.rows),
             human_bytes(o.bytes),
-            str(o.polls) if o.target.use_async else "-",
+            str(o.polls) if o.use_async else "-",
             f"{o.elapsed:.1f} s",
         )
     ctx.out.print(table)

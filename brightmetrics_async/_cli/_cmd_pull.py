@@ -47,10 +47,14 @@ _FORMAT_HELP = f"One of: {', '.join(FORMAT_CHOICES)}."
 
 def _target_options(func: Any) -> Any:
     func = click.option(
-        "--async",
+        "--async/--sync",
         "use_async",
-        is_flag=True,
-        help="Run as an asynchronous export job (polled frugally).",
+        default=None,
+        help=(
+            "Force an asynchronous export job (polled frugally), or plain requests (pages "
+            "for json). [default: each report the way predicted to cost fewer requests from "
+            "what earlier runs learned; pages while a json page count is unknown]"
+        ),
     )(func)
     func = click.option(
         "--timezone", metavar="TZ", help="Windows or IANA zone name, e.g. 'Eastern Standard Time'."
@@ -83,18 +87,22 @@ async def _export_parquet(ctx: Ctx, s: bm.Session, target: Target) -> Outcome:
                         yield page
 
             path, rows = await stream_parquet(counted(), columns, target.path)
-            outcome = Outcome(
-                target,
-                path=path,
+            result = bm.PullResult(
+                0,
+                item,
+                value=path,
                 rows=rows,
                 pages=pages,
                 bytes=path.stat().st_size,
                 elapsed=time.perf_counter() - started,
+                use_async=False,
             )
         except (bm.BrightmetricsError, OSError) as error:
-            outcome = Outcome(
-                target, error=error, pages=pages, rows=rows, elapsed=time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            result = bm.PullResult(
+                0, item, error=error, pages=pages, rows=rows, elapsed=elapsed, use_async=False
             )
+        outcome = Outcome(target, result)
         display.finished(0, ok=outcome.ok, text=outcome.text())
     return outcome
 
@@ -124,10 +132,15 @@ def export(
     fmt: str | None,
     filter_: str | None,
     timezone: str | None,
-    use_async: bool,
+    use_async: bool | None,
     **kwargs: Any,
 ) -> None:
-    """Export REPORT (title, name or GUID) to one file, atomically."""
+    """Export REPORT (title, name or GUID) to one file, atomically.
+
+    Without --async or --sync the way is chosen: a CSV, PDF or XLSX file is one request;
+    json pages until its page count is learned, then takes whichever of paging and an
+    asynchronous export costs fewer requests; parquet streams typed pages.
+    """
 
     async def main(ctx: Ctx) -> int:
         path = Path(output)
@@ -141,7 +154,7 @@ def export(
             target = Target(await resolve(s, report), chosen, path, filter_, timezone, use_async)
             (target,) = await apply_period(s, [target], period)
             await validate(s, [target])
-            if chosen == "parquet" and not use_async:
+            if chosen == "parquet" and use_async is not True:  # streamed from typed pages
                 outcome = await _export_parquet(ctx, s, target)
             else:
                 (outcome,) = await pull_targets(ctx, s, [target], parallel=1, title="export")
@@ -161,7 +174,7 @@ def _targets_for(
     out: Path,
     filter_: str | None,
     timezone: str | None,
-    use_async: bool,
+    use_async: bool | None,
 ) -> list[Target]:
     return check_unique(
         Target(ref, fmt, out / file_name(ref, fmt), filter_, timezone, use_async, journaled=True)
@@ -197,7 +210,10 @@ async def _resolved(s: bm.Session, targets: list[Target], out: Path) -> list[Tar
     "--plan",
     type=click.Path(dir_okay=False),
     metavar="FILE.toml",
-    help="A TOML plan of [[report]] tables: report, format, filter, timezone, async, file.",
+    help=(
+        "A TOML plan of [[report]] tables: report, format, filter, timezone, async "
+        "(true/false; absent: chosen), file."
+    ),
 )
 @click.option(
     "-f",
@@ -228,7 +244,7 @@ def pull(
     formats: tuple[str, ...],
     filter_: str | None,
     timezone: str | None,
-    use_async: bool,
+    use_async: bool | None,
     parallel: int | None,
     yes: bool,
     dry_run: bool,
@@ -237,9 +253,13 @@ def pull(
 ) -> None:
     """Pull many reports at once into a directory.
 
-    Choose the reports with --all, with REPORT arguments, or with --plan. Before starting,
-    prints what the pull will cost in requests and what is left of the budget, and refuses
-    (exit 6) when it does not fit, unless --yes.
+    Choose the reports with --all, with REPORT arguments, or with --plan. Each report takes
+    the way predicted to cost fewer requests from what earlier runs learned (json pages
+    while its page count is unknown, then may take an asynchronous export; other formats
+    are one request each), unless --async or --sync (or a plan's async = true/false) forces
+    it. Before starting, prints what the pull will cost in requests, counting each report
+    the way it will run, and what is left of the budget, and refuses (exit 6) when it does
+    not fit, unless --yes.
 
     A pull is journaled: after Ctrl-C or a crash, run the same command again and it
     continues (written files are skipped, jobs resumed, JSON continues from its last page).
@@ -248,7 +268,7 @@ def pull(
     chosen = sum([bool(reports), all_, plan is not None])
     if chosen != 1:
         raise click.UsageError("give exactly one of --all, REPORT arguments or --plan")
-    if plan is not None and (formats or filter_ or timezone or use_async):
+    if plan is not None and (formats or filter_ or timezone or use_async is not None):
         raise click.UsageError("--plan sets format, filter, timezone and async per report")
 
     async def main(ctx: Ctx) -> int:
@@ -269,7 +289,8 @@ def pull(
             if any(t.format == "parquet" for t in targets) and not parquet_available():
                 raise bm.ConfigurationError("parquet needs pyarrow")
             targets = [attrs.evolve(t, journaled=True) for t in targets]
-            est = await estimate_learned(s, targets)  # #12: the dry run, knowledge store
+            # #12: the dry run with the knowledge store, each target the way it will run
+            est = await estimate_learned(s, targets, journal=None if fresh else journal)
             if dry_run:
                 snap = await s.budget_status()
                 if ctx.settings.json:

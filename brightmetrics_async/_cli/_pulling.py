@@ -20,7 +20,6 @@ import attrs
 
 import brightmetrics_async as bm
 
-from .._ops import SERVICE_DOCUMENT
 from ._display import Display, human_bytes, plural
 from ._exit import classify, message
 from ._files import write_json_rows, write_parquet
@@ -28,23 +27,73 @@ from ._lookup import is_guid, match_report
 from ._run import Ctx
 from ._targets import Target
 
-__all__ = ["Outcome", "check_budget", "estimate", "pull_targets", "when"]
+__all__ = ["Outcome", "check_budget", "dry_run", "pull_targets", "when"]
 
 
 @attrs.frozen
 class Outcome:
-    """How one target ended."""
+    """How one target ended: a view of the library's :class:`PullResult` (whose ``value`` is
+    the file written, also when the CLI wrote it from rows), so every count exists once."""
 
     target: Target
-    path: Path | None = None
-    rows: int | None = None
-    bytes: int = 0
-    pages: int = 0
-    polls: int = 0
-    elapsed: float = 0.0
-    error: BaseException | None = None
-    token: str | None = None
-    skipped: bool = False
+    result: bm.PullResult
+
+    @property
+    def path(self) -> Path | None:
+        """The file written (None on failure)."""
+        value = self.result.value
+        return value if isinstance(value, Path) and self.result.ok else None
+
+    @property
+    def rows(self) -> int | None:
+        """Rows written, when read (json, parquet; not for a skipped file)."""
+        known = self.target.rows_known and not self.result.skipped
+        return self.result.rows if known else None
+
+    @property
+    def bytes(self) -> int:
+        """Bytes written."""
+        return self.result.bytes
+
+    @property
+    def pages(self) -> int:
+        """JSON pages read."""
+        return self.result.pages
+
+    @property
+    def polls(self) -> int:
+        """Status polls of the job."""
+        return self.result.polls
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the item took."""
+        return self.result.elapsed
+
+    @property
+    def error(self) -> bm.BrightmetricsError | OSError | None:
+        """Why it failed, or None."""
+        return self.result.error
+
+    @property
+    def token(self) -> str | None:
+        """The job's resume token, when a job failed."""
+        return self.result.token
+
+    @property
+    def skipped(self) -> bool:
+        """True when an earlier run had written the file."""
+        return self.result.skipped
+
+    @property
+    def use_async(self) -> bool | None:
+        """The way it took: True as an asynchronous export, False as plain requests."""
+        return self.result.use_async
+
+    @property
+    def way(self) -> str | None:
+        """``"async"`` or ``"sync"``, the way it took (None when it never started)."""
+        return None if self.use_async is None else ("async" if self.use_async else "sync")
 
     @property
     def ok(self) -> bool:
@@ -71,18 +120,23 @@ class Outcome:
             parts.append(plural(self.rows, "row"))
         if self.pages:
             parts.append(plural(self.pages, "page"))
-        if self.target.use_async:
-            parts.append(plural(self.polls, "poll"))
+        if self.use_async:
+            parts.append(f"async, {plural(self.polls, 'poll')}")
+        else:
+            parts.append("sync")
         parts.append(f"{self.elapsed:.1f} s")
         return f"{self.target.label} -> {self.path} ({', '.join(parts)})"
 
     def as_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+        """A JSON-ready dict: ``async`` is the way the target took (``async_given``: what
+        was asked, null to let it choose)."""
         report = self.target.report
         return {
             "report": report.title or report.url if isinstance(report, bm.Report) else report,
             "format": self.target.format,
-            "async": self.target.use_async,
+            "async": self.use_async,
+            "way": self.way,
+            "async_given": self.target.use_async,
             "filter": self.target.filter,
             "path": str(self.path or self.target.path),
             "ok": self.ok,
@@ -106,31 +160,28 @@ def when(at: float | None) -> str:
     return dt.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def estimate(
+async def dry_run(
     session: bm.Session,
     targets: Sequence[Target],
     *,
     job_seconds: float | None = None,
     retry_after: float | None = None,
+    journal: bm.Journal | None = None,
 ) -> bm.Estimate:
-    """The library's request estimate for ``targets`` in ``session`` (a dry run, no request)."""
-    return session.estimate(
-        [t.pull_item() for t in targets],
+    """The dry run of pulling ``targets`` with what the knowledge store learned (no request):
+    each target counted the way it will run (a target an earlier run of the pull started, the
+    way its ``journal`` entry recorded), exact unless ``guesses`` says otherwise (#12).
+    ``job_seconds`` / ``retry_after``: what to assume where nothing was learned."""
+    items = [t.pull_item() for t in targets]
+    reports = (await session.learned(items)).reports
+    if reports is not None:  # names matched loosely, as the pull will (no request)
+        items = [attrs.evolve(i, report=_loose(i.report, reports)) for i in items]
+    return await session.estimate(
+        items,
         typed_items={i for i, t in enumerate(targets) if t.format == "parquet"},
         job_seconds=job_seconds,
         retry_after=retry_after,
-    )
-
-
-async def dry_run(session: bm.Session, targets: Sequence[Target]) -> bm.Estimate:
-    """The dry run of pulling ``targets`` with what the knowledge store learned (no request):
-    exact unless ``guesses`` says otherwise (#12)."""
-    items = [t.pull_item() for t in targets]
-    reports = (await session.learned(items)).docs.get(SERVICE_DOCUMENT)
-    if reports is not None:  # names matched loosely, as the pull will (no request)
-        items = [attrs.evolve(i, report=_loose(i.report, reports)) for i in items]
-    return await session.dry_run(
-        items, typed_items={i for i, t in enumerate(targets) if t.format == "parquet"}
+        journal=journal,
     )
 
 
@@ -208,17 +259,8 @@ async def validate(session: bm.Session, targets: Sequence[Target]) -> None:
 
 
 async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Outcome:
-    done = Outcome(
-        target,
-        rows=res.rows if target.rows_known and not res.skipped else None,
-        pages=res.pages,
-        polls=res.polls,
-        elapsed=res.elapsed,
-        token=res.token,
-        skipped=res.skipped,
-    )
     if res.error is not None:
-        return attrs.evolve(done, error=res.error)
+        return Outcome(target, res)
     try:
         if target.in_memory:
             rows = res.value
@@ -228,14 +270,14 @@ async def _finish(session: bm.Session, target: Target, res: bm.PullResult) -> Ou
                 path = write_parquet(rows, columns, target.path)
             else:
                 path = write_json_rows(rows, target.path)
-            done = attrs.evolve(done, rows=len(rows))
+            res = attrs.evolve(res, rows=len(rows))
         else:
             assert isinstance(res.value, Path)
             path = res.value
         size = path.stat().st_size
     except (bm.BrightmetricsError, OSError) as error:
-        return attrs.evolve(done, error=error)
-    return attrs.evolve(done, path=path, bytes=size)
+        return Outcome(target, attrs.evolve(res, value=None, error=error))
+    return Outcome(target, attrs.evolve(res, value=path, bytes=size))
 
 
 async def pull_targets(

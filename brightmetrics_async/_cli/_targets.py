@@ -83,14 +83,15 @@ def inside(out_dir: Path, file: str, where: str) -> Path:
 
 @attrs.frozen
 class Target:
-    """One report, one format, one file."""
+    """One report, one format, one file. ``use_async``: True or False forces the way, None
+    (default) lets the pull choose the one predicted to cost fewer requests."""
 
     report: bm.Report | str
     format: str
     path: Path
     filter: str | None = None
     timezone: str | None = None
-    use_async: bool = False
+    use_async: bool | None = None
 
     @property
     def label(self) -> str:
@@ -107,9 +108,10 @@ class Target:
     @property
     def in_memory(self) -> bool:
         """True when pulled as rows and written by the CLI: parquet, and json unless a
-        journaled synchronous pull writes it (with checkpoints) in the library."""
+        journaled pull not forced to run as a job writes it in the library (pages with
+        checkpoints, or the export its way chose, resumed from the journal)."""
         if self.format == "json":
-            return self.use_async or not self.journaled
+            return self.use_async is True or not self.journaled
         return self.format == "parquet"
 
     @property
@@ -193,7 +195,7 @@ def _entry(index: int, raw: Mapping[str, Any], out_dir: Path, where: str) -> Tar
         path=path,
         filter=raw.get("filter"),
         timezone=raw.get("timezone"),
-        use_async=bool(raw.get("async", False)),
+        use_async=raw.get("async"),  # absent: the pull chooses
     )
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import attrs
 
-from .._formats import Format
 from .._models import Report
+from .._ops import SERVICE_DOCUMENT
 from .._poll_policy import PollPolicy
 from .._request import Query
-from ._shape import range_key
+from ._shape import job_history_key, range_key
 
 __all__ = ["DEFAULT_JOB_SECONDS", "ItemKnowledge", "Learned"]
 
@@ -48,7 +48,9 @@ class Learned:
     Also the :class:`~.._dry_run.Known` a dry run reads (#12): ``docs`` (parsed documents by
     the session's document keys), ``page_counts`` ((report URL lower case, range key) ->
     pages of the last whole pull), ``job_durations`` ((report URL lower case, format) ->
-    learned durations), ``policy`` (to predict where polls aim).
+    learned durations), ``history`` (the learner's job key - report, format and filter
+    shape - -> learned durations: what :meth:`job_seconds` reads), ``policy`` (to predict
+    where polls aim).
     """
 
     service_cached: bool = False
@@ -65,15 +67,26 @@ class Learned:
         """A document the session or its store holds (parsed), else None."""
         return self.docs.get(key)
 
+    @property
+    def reports(self) -> list[Report] | None:
+        """The saved reports of the service document held (no request), else None."""
+        reports: list[Report] | None = self.docs.get(SERVICE_DOCUMENT)
+        return reports
+
     def pages(self, report: Report, query: Query) -> int | None:
         """The page count of the last whole pull of such a query, else None."""
         text = None if query.filter is None else str(query.filter)
         return self.page_counts.get((report.url.lower(), range_key(text)))
 
-    def job_seconds(self, report: Report, fmt: Format) -> float | None:
-        """How long such a job runs, as learned: where the first poll aims when the
-        durations are stable, else their median; None when nothing was learned."""
-        durations = self.job_durations.get((report.url.lower(), fmt.value))
+    def job_seconds(self, report: Report, query: Query) -> float | None:
+        """How long such a job runs, as learned under the key the learner writes (report,
+        format and filter shape): where the first poll aims when the durations are stable,
+        else their median; None when nothing was learned."""
+        text = None if query.filter is None else str(query.filter)
+        key = job_history_key(report.url, query.format.value, text)
+        durations = self.history.get(key) or next(
+            (v for k, v in self.history.items() if k.lower() == key.lower()), ()
+        )
         if not durations:
             return None
         aim = self.policy.aim(durations) if self.policy is not None else None

@@ -24,7 +24,7 @@ import heapq
 import itertools
 from collections.abc import Callable
 
-__all__ = ["VirtualClock", "scaled"]
+__all__ = ["SkewedClock", "VirtualClock", "scaled"]
 
 _DEFAULT_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
@@ -38,8 +38,12 @@ class VirtualClock:
         *,
         autojump: bool = True,
         autojump_idle: float = 0.005,
+        boot_id: str | None = None,
     ) -> None:
         self._now = float(start)
+        # Virtual machine uptime: an hour at ``start``. Without a boot id there is none.
+        self._boot_id = boot_id
+        self._booted = self._now - 3600.0
         self._autojump = autojump
         self._idle = autojump_idle
         self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
@@ -54,6 +58,18 @@ class VirtualClock:
     def time(self) -> float:
         """Virtual Unix time in seconds."""
         return self._now
+
+    def since_boot(self) -> tuple[str, float] | None:
+        """``(boot_id, virtual seconds since boot)`` when built with a ``boot_id``, else None
+        (the library's optional ``BootClock``: the clock every process of one boot shares)."""
+        if self._boot_id is None:
+            return None
+        return self._boot_id, self._now - self._booted
+
+    def skewed(self, seconds: float) -> SkewedClock:
+        """A view of this clock whose wall time is ``seconds`` ahead (behind if negative): a
+        process of the same machine and boot with a wrong wall clock."""
+        return SkewedClock(self, seconds)
 
     @property
     def sleepers(self) -> int:
@@ -115,6 +131,30 @@ class VirtualClock:
                 quiet = 0
                 self.advance_to(earliest)
                 seen = self._activity
+
+
+class SkewedClock:
+    """Another process's view of a :class:`VirtualClock`: the same boot and the same sleeps,
+    the wall time off by ``offset`` seconds."""
+
+    def __init__(self, base: VirtualClock, offset: float) -> None:
+        self.base = base
+        self.offset = float(offset)
+
+    def __repr__(self) -> str:
+        return f"SkewedClock({self.base!r}, offset={self.offset!r})"
+
+    def time(self) -> float:
+        """The base clock's time plus the offset."""
+        return self.base.time() + self.offset
+
+    def since_boot(self) -> tuple[str, float] | None:
+        """The base clock's boot clock (not skewed: one clock for the whole machine)."""
+        return self.base.since_boot()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the base clock."""
+        await self.base.sleep(seconds)
 
 
 def scaled(clock: Callable[[], float], speed: float) -> Callable[[], float]:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -156,41 +158,54 @@ async def test_max_bytes_is_checked_before_any_request(tmp_path: Path) -> None:
 RSS_CLIENT = Path(__file__).with_name("_rss_client.py")
 
 
-@pytest.mark.slow
-async def test_peak_memory_stays_under_200_mb_at_default_limits() -> None:
-    """Gigabyte bombs (about 1 MB on the wire each) against the default limits, measured in
-    a separate client process (its peak RSS: VmHWM, its own memory map's high-water mark)."""
-    giga = 1024
+def bomb_server(giga: int = 1024) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Gigabyte bombs for the RSS client: the encoding is the first path segment."""
 
     async def answer(request: web.Request) -> web.StreamResponse:
         path = request.path
-        status = f"http://{request.host}/OData.ashx/status/1"
+        encoding = "deflate" if path.startswith("/deflate/") else "gzip"
+        status = f"http://{request.host}/{encoding}/OData.ashx/status/1"
+
+        def bombed(prefix: bytes = b'{"value": [', **kw: Any) -> web.Response:
+            return compressed(bomb(giga, encoding=encoding, prefix=prefix), encoding=encoding, **kw)
+
         if path.endswith("/OData.ashx"):
             return web.json_response(SERVICE_DOC)
         if path.endswith("/$metadata"):
-            return compressed(bomb(giga, prefix=b"<?xml"), content_type="application/xml")
+            return bombed(b"<?xml", content_type="application/xml")
         if request.headers.get("Prefer") == "respond-async":
-            return compressed(bomb(giga), status=202, headers={"Location": status})
-        if "deflate" in request.query_string:
-            return compressed(bomb(giga, encoding="deflate"), encoding="deflate")
+            return bombed(status=202, headers={"Location": status})
         if "error" in request.query_string:
-            return compressed(bomb(giga), status=400)
-        return compressed(bomb(giga))
+            return bombed(status=400)
+        if "csv" in request.headers.get("Accept", "") + request.query_string:
+            return bombed(b"a,b\n", content_type="text/csv")
+        return bombed()
 
-    async with peer(answer) as service:
+    return answer
+
+
+@pytest.mark.slow
+async def test_peak_memory_stays_under_200_mb_at_default_limits(tmp_path: Path) -> None:
+    """Gigabyte bombs (about 1 MB on the wire each), gzip and deflate, on a page, both
+    ``$metadata`` documents, a 202 body, an error body and an export with ``max_bytes``,
+    against the default limits, all in one separate client process: its peak RSS (VmHWM, its
+    own memory map's high-water mark) stays under 200 MB, and bodies are inflated by the
+    library (``auto_decompress=False``), in bounded steps."""
+    async with peer(bomb_server()) as service:
         done = await anyio.run_process(
-            [sys.executable, str(RSS_CLIENT), f"{service.url}/OData.ashx"], check=False
+            [sys.executable, str(RSS_CLIENT), service.url, str(tmp_path)], check=False
         )
+        seen = list(service.recorded.targets)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     report = json.loads(done.stdout)
+    expected = {"error": "ApiError"}
     assert report["outcomes"] == {
-        "page": "UnexpectedResponse",
-        "page-deflate": "UnexpectedResponse",
-        "metadata": "UnexpectedResponse",
-        "filter-metadata": "UnexpectedResponse",
-        "submit": "UnexpectedResponse",
-        "error": "ApiError",
+        f"{kind}-{encoding}": expected.get(kind, "UnexpectedResponse")
+        for encoding in ("gzip", "deflate")
+        for kind in ("page", "metadata", "filter-metadata", "submit", "error", "export")
     }
+    assert len(seen) == 12 + 2  # one request a case, and the service document once per encoding
+    assert list(tmp_path.iterdir()) == []  # the refused exports left nothing
     assert report["peak_rss_mb"] < 200, report
 
 

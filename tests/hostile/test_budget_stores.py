@@ -208,3 +208,30 @@ async def test_corrupt_redis_entries_are_refused(redis_url: str, member: str, sc
                 await budget.acquire(ACCOUNT, max_wait=0)
     assert client.zcard(keys()[0]) == 1  # nothing pruned or reset
     client.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+async def test_max_wait_bounds_the_wait_whatever_the_store_holds(
+    tmp_path: Path, request: pytest.FixtureRequest, store: str
+) -> None:
+    """A block edited to lie near the year 2200 (a valid time) with ``max_wait=60``: refused
+    at once, without sleeping, and the store is left as it was."""
+    clock = VirtualClock()
+    far_us = MAX_US - 10**6
+    budget: bm.Budget
+    if store == "sqlite":
+        path = await fresh_sqlite(tmp_path, clock)
+        tamper(path, "INSERT INTO blocks (account, until_us) VALUES ('acme', ?)", far_us)
+        budget = bm.SQLiteBudget(path, limit=5, clock=clock)
+    else:
+        url = request.getfixturevalue("redis_url")
+        with contextlib.closing(SyncRedis.from_url(url)) as client:
+            client.set(keys()[1], str(far_us))
+        budget = bm.RedisBudget(url, limit=5, clock=clock)
+    async with budget:
+        with pytest.raises(bm.BudgetExhausted) as info:
+            await budget.acquire(ACCOUNT, max_wait=60)
+        assert info.value.next_free_at == pytest.approx(far_us / 1e6)
+        assert clock.sleeps == 0
+        assert clock.time() == VirtualClock().time()
+        assert (await budget.snapshot(ACCOUNT)).blocked_until == pytest.approx(far_us / 1e6)
