@@ -1,70 +1,55 @@
 """``Session``: the public entry point. Signs in, lists reports, reads metadata, pages and exports.
 
-The constructor does nothing but check its arguments: no connection, task or event-loop binding
-happens until the first request (or ``async with``). Every request goes through ``HttpClient``,
-which spends the account's budget first. The service document, filter schemas and the root
-``$metadata`` are cached for the life of the session and, with a knowledge store (``cache=``,
-the default), across sessions and processes for ``cache_max_age``: resolving a title or
-checking a filter costs a request once a day. The store also keeps learned job durations and
-page counts (``_knowledge``), which the dry run (:meth:`Session.dry_run`) reads; each use is a
-hook marked ``#12``.
+``Session`` is a facade of thin, documented methods. The constructor only checks its arguments
+and builds the session's parts (``_session_wiring``: driver, budget, knowledge store, flows,
+job keys, telemetry): no connection, task or event-loop binding happens until the first
+request (or ``async with``). Every request is a flow of ``_ops`` / ``_job_flow`` run by the
+``Driver``, which spends the account's budget first; the data methods' bodies (pages,
+downloads, exports, submissions) are in ``_session_data``. The service document, filter
+schemas and the root ``$metadata`` are cached for the life of the session and, with a
+knowledge store (``cache=``, the default), across sessions and processes for
+``cache_max_age``: resolving a title or checking a filter costs a request once a day. The
+store also keeps learned job durations and page counts (``_knowledge``), which the dry run
+(:meth:`Session.dry_run`) reads; each use is a hook marked ``#12``.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-import attrs
-
-from ._atomic import AtomicFile
-from ._auth import Auth, auth_from_env
-from ._bodies import stream_typed
-from ._budget import DEFAULT, Budget, Default, SQLiteBudget
+from . import _session_data as data
+from ._auth import Auth
+from ._budget import DEFAULT, Budget, Default
 from ._bulk import Pull
-from ._clock import Clock, SystemClock
-from ._driver import Driver
-from ._economy import Economy, filter_text, ref_name
-from ._errors import ApiError, ConfigurationError
+from ._clock import Clock
 from ._estimate import DEFAULT_PAGES, Estimate
-from ._fetch import Policy, fetch
 from ._filters import FilterExpr
-from ._formats import Format, format_for_path
-from ._http import Timeouts, Transport
-from ._job_keys import (
-    JobKeys,
-    JobRecord,
-    SQLiteJobKeys,
-    check_job_key,
-    request_fingerprint,
-    submit_once,
-)
-from ._jobs import Job, JobContext
+from ._formats import Format
+from ._http import Timeouts
+from ._job_keys import JobKeys, JobRecord, check_job_key
+from ._jobs import Job
 from ._journal import Journal
-from ._json_array import ArrayWriter, dump_array
-from ._knowledge import DEFAULT_MAX_AGE, Knowledge, KnowledgeStore, SQLiteKnowledge
-from ._knowledge._learner import LearnedHistory, Learner
+from ._knowledge import DEFAULT_MAX_AGE, KnowledgeStore
 from ._knowledge._plan import Learned as StoreKnown
-from ._limits import Limits, check_max_bytes, export_meter
+from ._limits import Limits, check_max_bytes
 from ._models import BudgetSnapshot, FilterSchema, Report
-from ._ops import Ops
 from ._otel import Telemetry
-from ._otel_setup import telemetry_for
 from ._pager import PageIterator, RowIterator
 from ._poll_policy import PollPolicy
-from ._protocol import check_link, default_account, is_loopback, origin_of
+from ._protocol import check_link
 from ._pull_items import PullEvent, PullItem
-from ._request import Query, Request, Requests
-from ._results import ResultCache, shared_results
+from ._request import Query, Request
+from ._results import ResultCache
 from ._retry import RetryPolicy
 from ._session_economy import SessionEconomy
+from ._session_wiring import DEFAULT_BASE_URL, wire
 from ._shared_cache import check_max_age
-from ._submit import resume_job, submit_job
-from ._validate import check_export_target, check_page_args, check_pull_args, check_session_args
+from ._submit import resume_job
+from ._validate import check_export_target, check_page_args, check_pull_args
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -75,9 +60,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "ReportRef", "Session"]
 
-DEFAULT_BASE_URL = "https://webapp.brightmetrics.com/OData.ashx"
-#: How long a request of a session on the default budget waits for a token.
-DEFAULT_MAX_WAIT = 300.0
 ReportRef = Report | str
 FilterArg = str | FilterExpr | None
 
@@ -144,81 +126,37 @@ class Session:
         cache: KnowledgeStore | Default | None = DEFAULT,
         cache_max_age: float = DEFAULT_MAX_AGE,
     ) -> None:
-        auth = auth if auth is not None else auth_from_env()
-        if auth is None:
-            raise ConfigurationError(
-                "no credentials: pass auth=, or set BRIGHTMETRICS_API_KEY or BRIGHTMETRICS_USER "
-                "with BRIGHTMETRICS_PASSWORD / BRIGHTMETRICS_PASSWORD_HASH"
-            )
-        base = (base_url or os.environ.get("BRIGHTMETRICS_URL") or DEFAULT_BASE_URL).rstrip("/")
-        _, host, port = origin_of(base)
-        check_session_args(limits=limits, use_reserve=use_reserve)
-        if format_via not in ("header", "query"):
-            raise ConfigurationError("format_via must be 'header' or 'query'")
-        scheme, _, _ = origin_of(base)
-        if scheme != "https" and not is_loopback(host):
-            raise ConfigurationError(
-                "refusing plain HTTP to a non-loopback host: credentials would travel in clear"
-            )
-        self.base_url = base
-        self.account = account or default_account(host, port, auth.identity)
-        self.clock: Clock = clock or SystemClock()
-        # The default store is a file shared by every session and process of this machine.
-        self._owns_budget = budget is None
-        self.budget = (
-            budget if budget is not None else SQLiteBudget(clock=clock, max_wait=DEFAULT_MAX_WAIT)
-        )
-        self._transport = Transport(timeouts or Timeouts(), session)
-        self._driver = Driver(
-            self._transport,
-            auth=auth,
-            budget=self.budget,
-            account=self.account,
-            clock=self.clock,
+        w = self._wiring = wire(
+            auth,
+            base_url=base_url,
+            account=account,
+            budget=budget,
             max_wait=max_wait,
+            clock=clock,
+            session=session,
+            timeouts=timeouts,
+            retry=retry,
+            poll_policy=poll_policy,
+            format_via=format_via,
+            check_filters=check_filters,
+            limits=limits,
             use_reserve=use_reserve,
-        )
-        self._requests = Requests(base, format_via=format_via)
-        policy = Policy(base, retry or RetryPolicy(), self._driver.max_wait, limits or Limits())
-        self._ops = Ops(policy, self._requests, check_filters=check_filters)
-        self.poll_policy = poll_policy or PollPolicy()
-        if cache is not None and not isinstance(cache, (KnowledgeStore, Default)):
-            raise TypeError("cache must be a KnowledgeStore, None or left out")
-        self._owns_cache = isinstance(cache, Default)
-        store = SQLiteKnowledge() if isinstance(cache, Default) else cache
-        self.knowledge = Knowledge(
-            store, scope=f"{self.account}|{base}", clock=self.clock, max_age=cache_max_age
-        )
-        self.job_history = LearnedHistory()
-        self._learner = Learner(self.knowledge, self.job_history)  # #12
-        self._driver.documents.learner = self._learner
-        self._driver.limits = policy.limits  # #14: what a shared answer is read under
-        # #12/#17: the one result cache of max_age= calls (read through ``read_through``).
-        self._results: ResultCache = result_cache if result_cache is not None else shared_results()
-        self._economy = Economy(
-            self._driver,
-            self._ops,
-            self._learner,
-            self._results,
-            scope=self.knowledge.scope,
-            clock=self.clock,
-        )
-        self._jobs = JobContext(
-            self._driver, policy, self._requests, self.poll_policy, self.job_history
-        )
-        # -- #17: telemetry, the result cache of max_age= calls, job keys --------------------
-        self._driver.telemetry = telemetry_for(
-            base_url=base,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
-            propagate=propagate_trace,
-            enabled=telemetry,
+            propagate_trace=propagate_trace,
+            telemetry=telemetry,
+            result_cache=result_cache,
+            job_keys=job_keys,
+            cache=cache,
+            cache_max_age=cache_max_age,
         )
-        self._job_keys = job_keys  # the default file opens on first use
-        self._owns_job_keys = job_keys is None
-        # A claim outlives the longest the claimer's submission may wait for a token.
-        limit = self._driver.max_wait
-        self._claim_timeout = 3600.0 if limit is None else float(limit) + 120.0
+        # The parts the methods below use (see ``_session_wiring``).
+        self.base_url, self.account = w.base_url, w.account
+        self.clock, self.budget, self.poll_policy = w.clock, w.budget, w.poll_policy
+        self.knowledge, self.job_history = w.knowledge, w.job_history
+        self._transport, self._driver, self._ops = w.transport, w.driver, w.ops
+        self._learner, self._economy, self._jobs = w.learner, w.economy, w.jobs
+        self._claim_timeout = w.claim_timeout
 
     def __repr__(self) -> str:
         return f"Session(base_url={self.base_url!r}, account={self.account!r})"
@@ -236,16 +174,7 @@ class Session:
 
     async def aclose(self) -> None:
         """Close the connections this session opened (not a caller-owned aiohttp session)."""
-        try:
-            await self._learner.flush()  # #12: durations learned in this session
-            await self._transport.aclose()
-            if self._owns_job_keys and self._job_keys is not None:  # #17
-                await self._job_keys.aclose()
-        finally:
-            if self._owns_cache and self.knowledge.store is not None:
-                await self.knowledge.store.aclose()
-            if self._owns_budget:
-                await self.budget.aclose()
+        await self._wiring.aclose()
 
     @property
     def requests_sent(self) -> int:
@@ -326,15 +255,16 @@ class Session:
         timezone: str | dt.tzinfo | None = None,
         format: Format | str = Format.JSON,  # noqa: A002
         check: bool | None = None,
-    ) -> tuple[str, dict[str, str], Format]:
-        """The URL and headers of a data request, after every local check.
+    ) -> str:
+        """The URL of a data request, after every local check.
 
-        Raises :class:`FilterError` / :class:`UnknownTimezone` / :class:`ConfigurationError`
-        before any data request (the filter schema may be fetched, once, to check types).
+        For the whole request (headers, purpose) use ``await s.request(s.query(...))``, a
+        :class:`Request`. Raises :class:`FilterError` / :class:`UnknownTimezone` /
+        :class:`ConfigurationError` before any data request (the filter schema may be
+        fetched, once, to check types).
         """
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
-        request = await self.request(q)
-        return request.url, dict(request.headers), q.format
+        return (await self.request(q)).url
 
     def pages(
         self,
@@ -362,18 +292,7 @@ class Session:
         q = self.query(report, filter=filter, timezone=timezone, check=check)
         if start is not None:
             check_link(start, self.base_url, what="checkpoint")
-        economy = self._economy  # #12: result cache, recheck, page counts learned
-        return PageIterator(
-            start,
-            run=self._driver.run,
-            ops=self._ops,
-            query=q,
-            typed=typed,
-            page=economy.first_page(q, age, recheck=start is None),
-            later=None if age is None else functools.partial(economy.page, max_age=age),
-            operation=lambda: self._driver.telemetry.operation("rows", report=ref_name(q)),
-            on_end=lambda pages: economy.pages_done(q, pages),
-        )
+        return data.open_pages(self._wiring, q, typed=typed, start=start, max_age=age)
 
     def rows(
         self,
@@ -416,9 +335,7 @@ class Session:
         """
         age = None if max_age is None else check_max_age(max_age)
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
-        if q.format is Format.JSON:
-            return dump_array([row async for row in self.rows(q, max_age=age)])
-        return await self._economy.body(q, age, operation="download")  # #12/#17
+        return await data.download(self._wiring, q, max_age=age)
 
     async def export(
         self,
@@ -447,45 +364,12 @@ class Session:
         """
         target, max_bytes = check_export_target(path), check_max_bytes(max_bytes)
         age = None if max_age is None else check_max_age(max_age)
-        if isinstance(report, Query):  # the suffix must agree with the query's own format
-            q = attrs.evolve(report, format=format_for_path(path, report.format))
-        else:  # the suffix names the format; a contradiction is refused before any request
-            fmt = format_for_path(path, format)
-            q = self.query(report, filter=filter, timezone=timezone, format=fmt, check=check)
-        if q.format is Format.JSON:
-            meter = export_meter(max_bytes, self._ops.policy.limits, what="json export")
-            with AtomicFile(target) as out:
-                writer = ArrayWriter(out)
-                writer.start()
-                async with self.pages(q, max_age=age) as pages:
-                    async for page in pages:
-                        writer.write(page.rows)
-                        meter.add(out.bytes_written - meter.total)
-                writer.finish()
-                return out.commit()
-        with (
-            AtomicFile(target) as out,
-            self._driver.telemetry.operating("export", report=ref_name(q)),  # #17
-        ):
-            limits = self._ops.policy.limits
-            if age is not None:  # #12: the result cache
-                body = await self._economy.body(q, age)
-                export_meter(max_bytes, limits, what="export").add(len(body))
-                out.write(body)
-                if progress is not None:
-                    progress(len(body))
-            else:
-                fmt = q.format
-                await self._economy.send(
-                    q,
-                    "export",
-                    lambda r: fetch(
-                        self._ops.policy,
-                        r,
-                        stream_typed(out, fmt, progress, limits=limits, max_bytes=max_bytes),
-                    ),
-                )
-            return out.commit()
+        q = data.export_query(
+            report, path, format=format, filter=filter, timezone=timezone, check=check
+        )
+        return await data.export(
+            self._wiring, q, target, progress=progress, max_bytes=max_bytes, max_age=age
+        )
 
     # -- asynchronous exports ------------------------------------------------------------
 
@@ -513,36 +397,7 @@ class Session:
         if key is not None:
             check_job_key(key)
         q = self.query(report, filter=filter, timezone=timezone, format=format, check=check)
-        rep = await self.report(q.report)
-        history = await self._learner.job_key(rep.url, q.format.value, filter_text(q))  # #12
-        request = await self._driver.run(self._ops.data_request(q, "submit"))
-
-        async def start() -> Job:
-            nonlocal request
-            try:
-                return await submit_job(
-                    self._jobs, request, report=rep.url, format=q.format, history_key=history
-                )
-            except ApiError as error:  # #12: a stored document proved wrong, sent once more
-                if not await self._economy.recheck(q, error, request.url):
-                    raise
-            request = await self._driver.run(self._ops.data_request(q, "submit"))
-            return await submit_job(
-                self._jobs, request, report=rep.url, format=q.format, history_key=history
-            )
-
-        if key is None:
-            return await start()
-        return await submit_once(  # #17: one job per key
-            self._keys(),
-            key,
-            scope=self._job_scope(),
-            request=request_fingerprint(request.url, q.format.value),
-            clock=self.clock,
-            start=start,
-            resume=self.resume,
-            claim_timeout=self._claim_timeout,
-        )
+        return await data.submit(self._wiring, q, key=key, report=self.report, resume=self.resume)
 
     # -- #12: the estimate and the way of each item (``_session_economy``) --------------
 
@@ -639,9 +494,7 @@ class Session:
         return await self._keys().live(self._job_scope(), now=self.clock.time())
 
     def _keys(self) -> JobKeys:
-        if self._job_keys is None:
-            self._job_keys = SQLiteJobKeys()
-        return self._job_keys
+        return self._wiring.keys()
 
     def _job_scope(self) -> str:
-        return f"{self.account}\n{self.base_url}"
+        return self._wiring.job_scope()

@@ -1,7 +1,8 @@
 """A real, throw-away ``redis-server`` for tests.
 
 :func:`redis_server` starts the installed binary on a free loopback port, in a temporary
-directory, with persistence off, and yields its URL; it kills the server afterwards.
+directory, with persistence off, and yields its URL; it kills the server afterwards. Each
+pytest-xdist worker is its own test session, so each starts its own server.
 When the binary is missing the tests FAIL if the environment variable ``CI`` is set
 (CI must run them) and skip otherwise.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -47,13 +49,26 @@ def _free_port() -> int:
         return port
 
 
-def _ping(port: int) -> bool:
+def _server_pid(port: int) -> int | None:
+    """The process id of the redis-server answering on ``port`` (None: none answers yet).
+
+    With several test processes (pytest-xdist workers) each starting its own server, a port
+    probed free can be taken by another worker's server before ours binds it: ours then exits,
+    and a plain PING would be answered by the other one. Asking for the pid tells them apart.
+    """
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            sock.sendall(b"INFO server\r\n")
+            answer = b""
+            while b"process_id:" not in answer or not answer.endswith(b"\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
     except OSError:
-        return False
+        return None
+    found = re.search(rb"process_id:(\d+)", answer)
+    return int(found.group(1)) if found else None
 
 
 @contextlib.contextmanager
@@ -82,7 +97,7 @@ def running_redis_server() -> Iterator[str]:
             try:
                 deadline = time.monotonic() + _START_TIMEOUT
                 while proc.poll() is None and time.monotonic() < deadline:
-                    if _ping(port):
+                    if _server_pid(port) == proc.pid:
                         break
                     time.sleep(0.01)  # waiting for a real server to start, not a test delay
                 else:

@@ -77,8 +77,8 @@ async def hold(url: str, redis: str, marker: str, lease: float) -> None:
 
         async with bm.RedisBudget(redis) as budget, session(url, budget=budget) as s:
             # The key Session.download(REPORTS[0], format="csv", max_age=...) uses.
-            data_url, headers, _ = await s.data_url(REPORTS[0], format="csv")
-            key = result_key(f"{s.account}|{s.base_url}", data_url, headers)
+            request = await s.request(s.query(REPORTS[0], format="csv"))
+            key = result_key(f"{s.account}|{s.base_url}", request.url, dict(request.headers))
             assert await cache.get(key, max_age=600, now=time.time()) is None  # the lease
             await fetch()
 

@@ -73,6 +73,9 @@ async def _interrupt(proc: Process, until: re.Pattern[str]) -> tuple[int, str, s
 _TWO_JOBS_ONE_FILE = re.compile(r"(?s)(?=.*submitted.*submitted)(?=.*\ndone )")
 
 
+# Tens of seconds when both cores are busy (pytest-xdist, a loaded machine): a wider limit
+# than the suite's 60 s, which stays to catch a hang.
+@pytest.mark.timeout(180)
 async def test_pull_is_journaled_and_continues_after_ctrl_c(tmp_path: Path) -> None:
     shift = [0.0]
     config = EmulatorConfig(job_seconds=600.0, job_retry_after=1.0)
@@ -264,6 +267,9 @@ async def test_budget_reset_confirms_on_a_terminal_and_needs_yes_without_one() -
     assert " 11  declined" in top.out
 
 
+# Tens of seconds when both cores are busy (pytest-xdist, a loaded machine): a wider limit
+# than the suite's 60 s, which stays to catch a hang.
+@pytest.mark.timeout(180)
 async def test_output_for_pipes_scripts_and_people(tmp_path: Path) -> None:
     env = cli_env()
     env.pop("COLUMNS")

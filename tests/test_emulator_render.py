@@ -201,6 +201,9 @@ def _generated_rows(count: int) -> Iterator[dict[str, Any]]:
         }
 
 
+# Tens of seconds when both cores are busy (pytest-xdist, a loaded machine): a wider limit
+# than the suite's 60 s, which stays to catch a hang.
+@pytest.mark.timeout(180)
 # tracemalloc slows allocation several-fold: the big run is enough for one variant.
 @pytest.mark.parametrize(("formatted", "count"), [(False, 200_000), (True, 40_000)])
 def test_iter_csv_streams_with_flat_memory(formatted: bool, count: int) -> None:

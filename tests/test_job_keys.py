@@ -158,8 +158,8 @@ async def test_a_forged_record_pointing_elsewhere_is_dropped(
             )
         )
         scope = s._job_scope()
-        data_url, _, fmt = await s.data_url(SUMMARY, format="csv")
-        request = request_fingerprint(data_url, fmt.value)
+        data_url = await s.data_url(SUMMARY, format="csv")
+        request = request_fingerprint(data_url, bm.Format.CSV.value)
         assert (
             await keys.claim(scope, KEY, request=request, owner="x", now=now, stale_after=60)
             is None
@@ -262,8 +262,8 @@ async def test_a_claim_whose_owner_died_before_submitting_is_taken_over(
     bm_server: EmulatorServer, bm_clock: VirtualClock, keys: bm.JobKeys
 ) -> None:
     async with session(bm_server, bm_clock, keys, max_wait=1.0) as s:
-        data_url, _, fmt = await s.data_url(SUMMARY, format="csv")
-        request = request_fingerprint(data_url, fmt.value)
+        data_url = await s.data_url(SUMMARY, format="csv")
+        request = request_fingerprint(data_url, bm.Format.CSV.value)
         scope, now = s._job_scope(), bm_clock.time()
         # A claim with no token yet: another process is submitting, so this one waits...
         assert (

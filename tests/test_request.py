@@ -70,8 +70,12 @@ def test_a_query_is_the_keywords_of_every_data_method() -> None:
 @pytest.mark.anyio
 async def test_session_methods_take_a_query(session: bm.Session) -> None:
     q = bm.Query(GUID, format="csv", filter="Call_Type eq 'Inbound'")
-    url, headers, fmt = await session.data_url(q)
+    url = await session.data_url(q)
     request = await session.request(q)
-    assert (url, headers, fmt) == (request.url, dict(request.headers), bm.Format.CSV)
+    assert isinstance(url, str)
+    assert url == request.url == f"{session.base_url}/{GUID}?$filter=Call_Type%20eq%20'Inbound'"
+    assert await session.data_url(GUID, format="csv", filter="Call_Type eq 'Inbound'") == url
+    assert dict(request.headers) == {"Accept": bm.Format.CSV.media_type}
+    assert request.purpose == "download"
     body = await session.download(q)
     assert body == await session.download(GUID, format="csv", filter="Call_Type eq 'Inbound'")
