@@ -24,7 +24,7 @@ from ._errors import JobExpired
 from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
 from ._formats import Format
 from ._job_flow import submit, wait
-from ._knowledge._shape import job_history_key
+from ._knowledge._shape import filter_text, job_history_key
 from ._limits import too_large
 from ._models import Report
 from ._ops import SERVICE_DOCUMENT, SERVICE_METADATA, UNKNOWN_SCHEMA, Ops
@@ -250,11 +250,7 @@ class DryRun:
                 submitted_at=accepted.accepted_at,
                 policy=self._poll_policy,
                 history=self._history,
-                history_key=job_history_key(
-                    rep.url,
-                    query.format.value,
-                    None if query.filter is None else str(query.filter),
-                ),
+                history_key=job_history_key(rep.url, query.format.value, filter_text(query.filter)),
                 retry_after=accepted.retry_after,
             )
             item = self._item

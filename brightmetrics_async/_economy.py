@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, TypeVar
 from ._bodies import read_typed
 from ._errors import ApiError
 from ._fetch import Flow, fetch
-from ._formats import Format
 from ._knowledge._learner import SERVICE
+from ._knowledge._shape import filter_text
 from ._models import Page, Report
 from ._ops import SERVICE_DOCUMENT, filter_key
 from ._protocol import guid_of, parse_page
@@ -39,14 +39,9 @@ if TYPE_CHECKING:
     from ._request import Purpose, Query, Request
     from ._results import ResultCache
 
-__all__ = ["Economy", "filter_text", "ref_name"]
+__all__ = ["Economy", "ref_name"]
 
 T = TypeVar("T")
-
-
-def filter_text(q: Query) -> str | None:
-    """The query's filter as text (unchecked), for the knowledge store's keys."""
-    return None if q.filter is None else str(q.filter)
 
 
 def ref_name(query: Query) -> str:
@@ -106,7 +101,7 @@ class Economy:
     async def pages_done(self, q: Query, pages: int) -> None:
         """Learn the page count of a whole JSON pull of ``q``."""
         rep = await self._driver.run(self._ops.report(q.report))
-        await self._learner.pages_done(rep.url, filter_text(q), pages)
+        await self._learner.pages_done(rep.url, filter_text(q.filter), pages)
 
     async def result(
         self,
@@ -140,7 +135,7 @@ class Economy:
 
         if max_age is not None:
             request = await self._driver.run(self._ops.data_request(q))
-            consume = read_typed(_format_of(request), limits)
+            consume = read_typed(q.format, limits)
             return await self.result(
                 request, max_age, lambda: fetch(policy, request, consume), span
             )
@@ -157,7 +152,7 @@ class Economy:
         rep = await self._driver.run(self._ops.report(q.report))
         by_name = isinstance(q.report, str) and guid_of(q.report) is None
         key = await self._learner.contradicted(
-            error, rep.url, by_name=by_name, filtered=bool(filter_text(q))
+            error, rep.url, by_name=by_name, filtered=bool(filter_text(q.filter))
         )
         if not key:
             return False
@@ -166,26 +161,29 @@ class Economy:
         return request.url != url
 
     async def send(self, q: Query, purpose: Purpose, send: Callable[[Request], Flow[T]]) -> T:
-        """Run ``send(request of q)``, once more when the answer proves a stored document
-        wrong (:meth:`recheck`)."""
-        request = await self._driver.run(self._ops.data_request(q, purpose))
-        try:
+        """Run the flow ``send(request of q)`` (see :meth:`resend`)."""
+
+        async def run(request: Request) -> T:
             value: T = await self._driver.run(send(request))
             return value
+
+        return await self.resend(q, purpose, run)
+
+    async def resend(
+        self,
+        q: Query,
+        purpose: Purpose,
+        call: Callable[[Request], Awaitable[T]],
+        request: Request | None = None,
+    ) -> T:
+        """``call(request of q)`` (``request``: already built), once more with the request
+        rebuilt when the answer proves a stored document wrong (:meth:`recheck`)."""
+        if request is None:
+            request = await self._driver.run(self._ops.data_request(q, purpose))
+        try:
+            return await call(request)
         except ApiError as error:
             if not await self.recheck(q, error, request.url):
                 raise
         request = await self._driver.run(self._ops.data_request(q, purpose))
-        again: T = await self._driver.run(send(request))
-        return again
-
-
-def _format_of(request: Request) -> Format:
-    accept = dict(request.headers).get("Accept")
-    found = next((f for f in Format if f.media_type == accept), None)
-    if found is not None:
-        return found
-    for part in request.url.split("?", 1)[-1].split("&"):
-        if part.startswith("$format="):
-            return Format(part.split("=", 1)[1])
-    return Format.JSON
+        return await call(request)

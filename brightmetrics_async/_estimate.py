@@ -30,7 +30,7 @@ from ._dry_run import DryRun, Known, stand_in
 from ._errors import ConfigurationError
 from ._fetch import Policy
 from ._formats import Format
-from ._knowledge._shape import job_history_key
+from ._knowledge._shape import filter_text, job_history_key
 from ._models import Report
 from ._ops import Ops
 from ._poll_policy import JobHistory, PollPolicy
@@ -250,8 +250,7 @@ def estimate_requests(
         if item.use_async:
             ref = item.report
             name = ref.url if isinstance(ref, Report) else (guid_of(ref) or ref)
-            text = None if item.filter is None else str(item.filter)
-            key = job_history_key(name, item.format.value, text)  # as the learner writes it
+            key = job_history_key(name, item.format.value, filter_text(item.filter))  # as learned
             expected = history.expected(key) if history is not None else None
             seconds = expected if expected is not None and policy.learn else job_seconds
             if not guessed and dry.job_seconds is not None:

@@ -87,7 +87,7 @@ class Response:
                 name=name,
                 what=what,
                 declared=self._raw.content_length,
-                encoded=_encoded(self.headers),
+                encoded=content is not self._raw.content,  # an Inflating over the wire
             )
         except BaseException as exc:
             raise map_exception(exc) from exc
@@ -106,10 +106,6 @@ class Response:
     def release(self) -> None:
         """Give the connection back (or close it when the body was not read)."""
         self._raw.release()
-
-
-def _encoded(headers: Mapping[str, str]) -> bool:
-    return headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
 
 
 def map_exception(exc: BaseException, *, before_send: bool = False) -> BaseException:

@@ -15,15 +15,15 @@ above the limit (on a body that is not compressed) is refused before reading.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import attrs
 
 from ._errors import ConfigurationError, UnexpectedResponse
+from ._inflate import Stream
 
 __all__ = [
     "CHUNK",
-    "BodyKind",
     "Limits",
     "Meter",
     "check_max_bytes",
@@ -36,8 +36,6 @@ __all__ = [
 #: Decoded bytes asked of the stream per read (``_inflate`` never returns more).
 CHUNK = 256 * 1024
 MB = 1024 * 1024
-
-BodyKind = Literal["page", "metadata", "status", "error"]
 
 
 def _size(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -71,11 +69,6 @@ class Limits:
     error: int = attrs.field(default=64 * 1024, validator=_size)
     export: int | None = attrs.field(default=None, validator=_size)
 
-    def of(self, kind: BodyKind) -> int:
-        """The limit for a body of this kind."""
-        value: int = getattr(self, kind)
-        return value
-
 
 def too_large(what: str, name: str, limit: int) -> UnexpectedResponse:
     """The error for a body past ``limit`` (``name`` says which limit, e.g. ``Limits.page``)."""
@@ -85,12 +78,8 @@ def too_large(what: str, name: str, limit: int) -> UnexpectedResponse:
     )
 
 
-class _Stream(Protocol):
-    async def read(self, n: int = -1, /) -> bytes: ...
-
-
 async def read_limited(
-    stream: _Stream,
+    stream: Stream,
     *,
     limit: int,
     name: str,

@@ -19,17 +19,17 @@ import attrs
 
 from ._atomic import AtomicFile
 from ._bodies import stream_typed
-from ._economy import filter_text, ref_name
-from ._errors import ApiError
+from ._economy import ref_name
 from ._fetch import fetch
 from ._formats import Format, format_for_path
 from ._job_keys import request_fingerprint, submit_once
 from ._jobs import Job
 from ._json_array import ArrayWriter, dump_array
+from ._knowledge._shape import filter_text
 from ._limits import export_meter
 from ._models import Report
 from ._pager import PageIterator, RowIterator
-from ._request import Query
+from ._request import Query, Request
 from ._session_wiring import Wiring
 from ._submit import submit_job
 
@@ -144,22 +144,14 @@ async def submit(
     session's own methods). ``key`` is already checked.
     """
     rep = await report(q.report)
-    history = await w.learner.job_key(rep.url, q.format.value, filter_text(q))  # #12
+    history = await w.learner.job_key(rep.url, q.format.value, filter_text(q.filter))  # #12
     request = await w.driver.run(w.ops.data_request(q, "submit"))
 
-    async def start() -> Job:
-        nonlocal request
-        try:
-            return await submit_job(
-                w.jobs, request, report=rep.url, format=q.format, history_key=history
-            )
-        except ApiError as error:  # #12: a stored document proved wrong, sent once more
-            if not await w.economy.recheck(q, error, request.url):
-                raise
-        request = await w.driver.run(w.ops.data_request(q, "submit"))
-        return await submit_job(
-            w.jobs, request, report=rep.url, format=q.format, history_key=history
-        )
+    def send(r: Request) -> Awaitable[Job]:
+        return submit_job(w.jobs, r, report=rep.url, format=q.format, history_key=history)
+
+    async def start() -> Job:  # #12: a stored document proved wrong is sent once more
+        return await w.economy.resend(q, "submit", send, request)
 
     if key is None:
         return await start()

@@ -9,7 +9,6 @@ system clock (SQLite) or the Redis server's ``TIME``: the test spends far less t
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
@@ -19,6 +18,7 @@ import pytest
 
 from brightmetrics_async._budget import RedisBudget, SQLiteBudget
 from tests._redis_fixture import redis_server as redis_server  # for getfixturevalue()
+from tests._together import run_together
 
 WORKER = """
 import json, sys
@@ -56,38 +56,9 @@ def race(
     kind: str, location: str, prefix: str, *, workers: int, attempts: int
 ) -> list[dict[str, int]]:
     """Start ``workers`` processes, release them together, return their counts."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, kind, location, prefix, "acme", str(attempts)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(workers)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.close()
-        results = []
-        for proc in procs:
-            assert proc.stdout is not None
-            out = proc.stdout.read()
-            assert proc.wait(timeout=45) == 0
-            results.append(json.loads(out))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None and not pipe.closed:
-                    pipe.close()
+    argv = [WORKER, kind, location, prefix, "acme", str(attempts)]
+    results: list[dict[str, int]] = run_together([argv] * workers, timeout=45)
+    return results
 
 
 def spend_in_subprocess(path: Path, count: int) -> None:

@@ -22,7 +22,7 @@ from .._protocol import guid_of, parse_service_document, resolve_report
 from .._pull_items import PullItem
 from ._facade import Knowledge
 from ._plan import ItemKnowledge, Learned
-from ._shape import job_history_key, range_key
+from ._shape import filter_text, job_history_key, range_key
 
 __all__ = ["ROOT", "SERVICE", "LearnedHistory", "Learner", "filters_key", "store_key"]
 
@@ -194,7 +194,6 @@ class Learner:
         root_known = await doc(_SERVICE_METADATA, parse_root_metadata) is not None
         known: list[ItemKnowledge] = []
         pages: dict[tuple[str, str], int] = {}
-        durations: dict[tuple[str, str], tuple[float, ...]] = {}
         history: dict[str, tuple[float, ...]] = {}
         for raw in items:
             item = raw if isinstance(raw, PullItem) else PullItem(raw)
@@ -202,14 +201,13 @@ class Learner:
             if url is None:
                 known.append(ItemKnowledge())
                 continue
-            text = None if item.filter is None else str(item.filter)
+            text = filter_text(item.filter)
             cached = await doc(_FILTERS + url, parse_filter_metadata) is not None
             count = await self.known_pages(url, text)
             if count is not None:
                 pages.setdefault((url.lower(), range_key(text)), count)
             learned = tuple(await self.durations(url, item.format.value, text))
             if learned:
-                durations.setdefault((url.lower(), item.format.value), learned)
                 history[job_history_key(url, item.format.value, text)] = learned
             known.append(
                 ItemKnowledge(report_url=url, pages=count, durations=learned, filters_cached=cached)
@@ -220,7 +218,6 @@ class Learner:
             items=tuple(known),
             docs=docs,
             page_counts=pages,
-            job_durations=durations,
             history=history,
             policy=policy,
             retry_after_seconds=retry_after,

@@ -19,7 +19,7 @@ from .._models import Report
 from .._ops import SERVICE_DOCUMENT
 from .._poll_policy import PollPolicy
 from .._request import Query
-from ._shape import job_history_key, range_key
+from ._shape import filter_text, job_history_key, range_key
 
 __all__ = ["DEFAULT_JOB_SECONDS", "ItemKnowledge", "Learned"]
 
@@ -47,10 +47,9 @@ class Learned:
 
     Also the :class:`~.._dry_run.Known` a dry run reads (#12): ``docs`` (parsed documents by
     the session's document keys), ``page_counts`` ((report URL lower case, range key) ->
-    pages of the last whole pull), ``job_durations`` ((report URL lower case, format) ->
-    learned durations), ``history`` (the learner's job key - report, format and filter
-    shape - -> learned durations: what :meth:`job_seconds` reads), ``policy`` (to predict
-    where polls aim).
+    pages of the last whole pull), ``history`` (the learner's job key - report, format and
+    filter shape - -> learned durations: what :meth:`job_seconds` reads), ``policy`` (to
+    predict where polls aim).
     """
 
     service_cached: bool = False
@@ -58,7 +57,6 @@ class Learned:
     items: tuple[ItemKnowledge, ...] = ()
     docs: Mapping[str, Any] = attrs.field(factory=dict)
     page_counts: Mapping[tuple[str, str], int] = attrs.field(factory=dict)
-    job_durations: Mapping[tuple[str, str], tuple[float, ...]] = attrs.field(factory=dict)
     history: Mapping[str, tuple[float, ...]] = attrs.field(factory=dict)
     policy: PollPolicy | None = None
     retry_after_seconds: float = DEFAULT_RETRY_AFTER
@@ -75,18 +73,14 @@ class Learned:
 
     def pages(self, report: Report, query: Query) -> int | None:
         """The page count of the last whole pull of such a query, else None."""
-        text = None if query.filter is None else str(query.filter)
-        return self.page_counts.get((report.url.lower(), range_key(text)))
+        return self.page_counts.get((report.url.lower(), range_key(filter_text(query.filter))))
 
     def job_seconds(self, report: Report, query: Query) -> float | None:
         """How long such a job runs, as learned under the key the learner writes (report,
         format and filter shape): where the first poll aims when the durations are stable,
         else their median; None when nothing was learned."""
-        text = None if query.filter is None else str(query.filter)
-        key = job_history_key(report.url, query.format.value, text)
-        durations = self.history.get(key) or next(
-            (v for k, v in self.history.items() if k.lower() == key.lower()), ()
-        )
+        key = job_history_key(report.url, query.format.value, filter_text(query.filter))
+        durations = self.history.get(key)
         if not durations:
             return None
         aim = self.policy.aim(durations) if self.policy is not None else None

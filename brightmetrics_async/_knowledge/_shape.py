@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import re
 
-__all__ = ["filter_shape", "job_history_key", "range_key", "safe_key"]
+__all__ = ["filter_shape", "filter_text", "job_history_key", "range_key", "safe_key"]
 
 _DATETIME = r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?"
 _LITERAL = re.compile(
@@ -22,6 +22,11 @@ _LITERAL = re.compile(
 )
 _LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)")
 _DATES = re.compile(rf"(?<![\w.'])({_DATETIME})")
+
+
+def filter_text(value: object) -> str | None:
+    """A query's filter (text or expression) as the text its keys are made from, unchecked."""
+    return None if value is None else str(value)
 
 
 def filter_shape(text: str | None) -> str:
@@ -61,6 +66,6 @@ def safe_key(*parts: str) -> str:
 
 def job_history_key(report_url: str, fmt: str, filter_text: str | None) -> str:
     """Where a job's duration is learned: report, format and the filter's shape (the same
-    key for a real job and for its dry run)."""
+    key for a real job and for its dry run); report URLs compare without case."""
     shape = filter_shape(filter_text)
-    return f"{report_url}|{fmt}" + (f"|{shape}" if shape else "")
+    return f"{report_url.lower()}|{fmt}" + (f"|{shape}" if shape else "")

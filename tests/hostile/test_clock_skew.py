@@ -13,10 +13,7 @@ its clock 24 h ahead, and count the spending in the emulator's log.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,6 +32,7 @@ from brightmetrics_async.testing import (
     serve,
 )
 from tests._redis_fixture import redis_server as redis_server
+from tests._together import run_together
 
 from ._hostile import GUID
 
@@ -273,49 +271,14 @@ async def run_workers(
 ) -> list[dict[str, object]]:
     """Start one process per entry of ``ahead`` (True: clock a day ahead), release them
     together, return what each reports."""
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                WORKER,
-                url,
-                str(path),
-                GUID,
-                "1" if a else "0",
-                str(attempts),
-                DEMO_API_KEY,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    argvs = [
+        [WORKER, url, str(path), GUID, "1" if a else "0", str(attempts), DEMO_API_KEY]
         for a in ahead
     ]
 
     def wait_all() -> list[dict[str, object]]:
-        try:
-            for proc in procs:
-                assert proc.stdout is not None
-                assert proc.stdout.readline().strip() == "ready"
-            for proc in procs:
-                assert proc.stdin is not None
-                proc.stdin.write("go\n")
-                proc.stdin.close()
-            results = []
-            for proc in procs:
-                assert proc.stdout is not None
-                out = proc.stdout.read()
-                assert proc.wait(timeout=120) == 0
-                results.append(json.loads(out.strip().splitlines()[-1]))
-            return results
-        finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                if proc.stdout is not None:
-                    proc.stdout.close()
+        results: list[dict[str, object]] = run_together(argvs, timeout=120)
+        return results
 
     # The emulator answers in this event loop while the workers run in a thread.
     return await anyio.to_thread.run_sync(wait_all)
