@@ -55,30 +55,35 @@ def read_body(limits: Limits) -> Consume[bytes]:
 
 def read_page(limits: Limits) -> Consume[Page]:
     """A JSON page of report rows: ``Limits.page``."""
-    body_of = read_page_body(limits)
+    read = Read(limits.page, name="Limits.page")  # made once: one page per request
 
     def consume(head: Head) -> Flow[Page]:
-        return parse_page((yield from body_of(head)))
+        _check_page_type(head)
+        return parse_page((yield read))
 
     return consume
 
 
 def read_page_body(limits: Limits) -> Consume[bytes]:
     """A JSON page's body, unparsed (to keep in a result cache, #17): ``Limits.page``."""
+    read = Read(limits.page, name="Limits.page")
 
     def consume(head: Head) -> Flow[bytes]:
-        ctype = head.headers.get("Content-Type")
-        if not (ctype is not None and ctype.startswith("application/json")) and not (
-            Format.JSON.matches(ctype)
-        ):
-            raise UnexpectedResponse(
-                "a report page must be JSON, the server sent "
-                f"{head.content_type or 'no Content-Type'}"
-            )
-        body: bytes = yield Read(limits.page, name="Limits.page")
+        _check_page_type(head)
+        body: bytes = yield read
         return body
 
     return consume
+
+
+def _check_page_type(head: Head) -> None:
+    ctype = head.headers.get("Content-Type")
+    if not (ctype is not None and ctype.startswith("application/json")) and not (
+        Format.JSON.matches(ctype)
+    ):
+        raise UnexpectedResponse(
+            f"a report page must be JSON, the server sent {head.content_type or 'no Content-Type'}"
+        )
 
 
 def read_status(limits: Limits) -> Flow[bytes]:

@@ -18,6 +18,7 @@ __all__ = ["structure", "structure_page"]
 T = TypeVar("T")
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
+_ABSENT: Any = object()
 
 
 def _structure_str(obj: Any, _: type[str]) -> str:
@@ -38,19 +39,22 @@ def structure_page(obj: Any) -> Page:
 def _structure_page(obj: Any, _: type[Page]) -> Page:
     # Rows are passed through untouched: converting every cell of every row would cost more
     # than decoding the JSON (see benchmarks/), and vendor column values are plain JSON.
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:  # JSON decoders make exact dicts and lists
         raise UnexpectedResponse("a report page must be a JSON object")
     rows = obj.get("value")
-    if not isinstance(rows, list):
+    if type(rows) is not list:
         raise UnexpectedResponse("a report page has no 'value' array")
-    for row in rows[:1]:
-        if not isinstance(row, dict):
-            raise UnexpectedResponse("a report page's 'value' must hold objects")
-    link = obj.get("@odata.nextLink", obj.get("@nextLink"))
-    if link is not None and (not isinstance(link, str) or not link):
+    if rows and type(rows[0]) is not dict:
+        raise UnexpectedResponse("a report page's 'value' must hold objects")
+    link = obj.get("@odata.nextLink", _ABSENT)
+    if link is _ABSENT:
+        link = obj.get("@nextLink")
+    if link is not None and (type(link) is not str or not link):
         raise UnexpectedResponse("'@odata.nextLink' must be a non-empty string")
-    context = obj.get("@odata.context", obj.get("@context"))
-    return Page(rows=rows, next_link=link, context=context if isinstance(context, str) else None)
+    context = obj.get("@odata.context", _ABSENT)
+    if context is _ABSENT:
+        context = obj.get("@context")
+    return Page(rows, link, context if type(context) is str else None)
 
 
 _converter.register_structure_hook(Page, _structure_page)

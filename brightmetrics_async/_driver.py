@@ -9,19 +9,20 @@ A failure is thrown back into the flow, which decides. The driver decides nothin
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._budget import Default
 from ._documents import Documents
 from ._errors import UnexpectedResponse
-from ._fetch import Block, Cached, Document, Flow, Head, Now, Read, Send, Sleep, Stream
+from ._fetch import Block, Cached, Command, Document, Flow, Head, Now, Read, Send, Sleep, Stream
 from ._limits import Limits, Meter, too_large
 from ._otel import NO_TELEMETRY, NULL_CALL, RequestCall, Telemetry
-from ._singleflight import flights
+from ._singleflight import SingleFlight, flights
 
 if TYPE_CHECKING:
     from ._auth import Auth
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK", "SHARED", "Driver"]
 
 T = TypeVar("T")
+#: Builds a named tuple from a tuple without its Python-level ``__new__`` (one per answer).
+_tuple = tuple.__new__
 log = logging.getLogger("brightmetrics_async")
 CHUNK = 256 * 1024
 #: Idempotent GETs whose concurrent identical copies (same URL, headers and credential) in
@@ -68,6 +71,9 @@ class Driver:
         self._digest: str | None = None
         #: The body limits (#14) an answer shared by identical requests is read within.
         self.limits = Limits()
+        # The single-flight registry of the loop last run on (``_singleflight.flights``).
+        self._flights: SingleFlight | None = None
+        self._flights_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def max_wait(self) -> float | None:
@@ -81,84 +87,104 @@ class Driver:
         ``interactive`` (or a ``use_reserve`` driver) lets its requests spend the budget's
         reserve tokens.
         """
+        # The loop runs once per command of every request: it is written for speed (the
+        # commands a page needs first, exact type tests, no per-command allocation but the
+        # answer), benchmarks/bulk.py measures it.
         interactive = interactive or self.use_reserve
-        reply: Any = None
-        error: Exception | None = None
         response: Response | Buffered | None = None
         what = "response"  # the request whose answer is being read
         try:
+            command: Any = flow.send(None)  # dispatched on its exact type below
             while True:
                 try:
-                    command = flow.send(reply) if error is None else flow.throw(error)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                reply = error = None
-                try:
-                    if isinstance(command, Send):
+                    kind = type(command)
+                    if kind is Send:
                         if response is not None:
                             response.release()
                             response = None
-                        request = command.request
+                        request = command[0]
                         what = request.what
-                        if request.method == "GET" and request.purpose in SHARED:
-                            key = (request.url, request.headers, self._credential())
-                            response = await flights().do(
-                                key, functools.partial(self._send_whole, request, interactive)
-                            )
+                        if request.purpose in SHARED and request.method == "GET":
+                            response = await self._shared(request, interactive)
                         else:
                             response = await self._acquire_send(request, interactive)
                         # Redirects are not followed by the transport: the URL that
                         # answered is the URL sent.
-                        reply = Head(
-                            response.status,
-                            response.headers,
-                            request.url,
-                            self.clock.time(),
-                            request,
+                        reply: Any = _tuple(
+                            Head,
+                            (
+                                response.status,
+                                response.headers,
+                                request.url,
+                                self.clock.time(),
+                                request,
+                            ),
                         )
-                    elif isinstance(command, Read):
+                    elif kind is Read:
                         assert response is not None
-                        reply = await response.read(
-                            command.limit,
-                            truncate=command.truncate,
-                            name=command.name,
-                            what=what,
-                        )
-                    elif isinstance(command, Stream):
-                        assert response is not None
-                        reply = await _stream(response, command, what)
-                    elif isinstance(command, Sleep):
-                        await self.clock.sleep(command.seconds)
-                    elif isinstance(command, Now):
-                        reply = self.clock.time()
-                    elif isinstance(command, Block):
-                        await self.budget.block_until(self.account, command.until)
-                    elif isinstance(command, Cached):
-                        reply = self.documents.get(command.key)
-                    elif isinstance(command, Document):
-                        reply = await self.documents.load(
-                            command.key, command.flow, self.run, command.parse
-                        )
-                    else:  # pragma: no cover - a flow bug
-                        raise TypeError(f"unknown command {command!r}")
+                        limit, truncate, name = command
+                        reply = await response.read(limit, truncate=truncate, name=name, what=what)
+                    else:
+                        reply = await self._other(command, response, what)
                 except Exception as exc:
-                    error = exc
+                    command = flow.throw(exc)
+                else:
+                    command = flow.send(reply)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         finally:
             if response is not None:
                 response.release()
             flow.close()
 
+    async def _other(
+        self, command: Command, response: Response | Buffered | None, what: str
+    ) -> Any:
+        """The commands other than ``Send`` and ``Read``."""
+        if isinstance(command, Stream):
+            assert response is not None
+            return await _stream(response, command, what)
+        if isinstance(command, Sleep):
+            await self.clock.sleep(command.seconds)
+            return None
+        if isinstance(command, Now):
+            return self.clock.time()
+        if isinstance(command, Block):
+            await self.budget.block_until(self.account, command.until)
+            return None
+        if isinstance(command, Cached):
+            return self.documents.get(command.key)
+        if isinstance(command, Document):
+            return await self.documents.load(command.key, command.flow, self.run, command.parse)
+        raise TypeError(f"unknown command {command!r}")  # pragma: no cover - a flow bug
+
+    async def _shared(self, request: Request, interactive: bool) -> Buffered:
+        """A GET whose concurrent identical copies are sent once (``_singleflight``)."""
+        loop = asyncio.get_running_loop()
+        registry = self._flights
+        if registry is None or loop is not self._flights_loop:
+            registry = self._flights = flights()
+            self._flights_loop = loop
+        key = (request.url, request.headers, self._digest or self._credential())
+        return await registry.do(key, self._send_whole, request, interactive)
+
     async def _acquire_send(self, request: Request, interactive: bool) -> Response:
-        """Spend a token (the wait observed by telemetry), then :meth:`_send`."""
+        """Spend a token, then send ``request`` (observed by telemetry, #17)."""
+        observed = self.telemetry.request(request.purpose, request.url, method=request.method)
+        if observed is not NULL_CALL:
+            return await self._observed(observed, request, interactive)
+        # Nobody observes (no OpenTelemetry SDK): no span work, no wait measured.
+        await self.budget.acquire(self.account, max_wait=self._max_wait, interactive=interactive)
+        return await self._transmit(request, None)
+
+    async def _observed(
+        self,
+        observed: AbstractContextManager[RequestCall],
+        request: Request,
+        interactive: bool,
+    ) -> Response:
         asked_at = self.clock.time()
         await self.budget.acquire(self.account, max_wait=self._max_wait, interactive=interactive)
-        return await self._send(request, asked_at)
-
-    async def _send(self, request: Request, asked_at: float) -> Response:
-        """Send ``request`` (its token spent) under the telemetry observer (#17)."""
-        observed = self.telemetry.request(request.purpose, request.url, method=request.method)
-        if observed is NULL_CALL:  # nobody observes (no OpenTelemetry SDK): no span work
-            return await self._transmit(request, None)
         with observed as call:
             call.waited(self.clock.time() - asked_at)
             await call.read_budget(self.budget, self.account)

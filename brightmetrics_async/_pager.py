@@ -123,9 +123,15 @@ class PageIterator:
     def __aiter__(self) -> PageIterator:
         return self
 
-    async def __anext__(self) -> Page:
+    def __anext__(self) -> Awaitable[Page]:
+        # The coroutine of the page itself when no operation span is open: one frame less
+        # per page.
         if self._operation is None:
-            return await self._next()
+            return self._next()
+        return self._observed_next()
+
+    async def _observed_next(self) -> Page:
+        assert self._operation is not None
         op = self._op = self._op or self._operation()
         if op.span is None:  # nobody observes: no span to parent the requests to
             self._operation = None
@@ -143,26 +149,29 @@ class PageIterator:
             op.end(exc)
             raise
 
+    async def _start(self) -> None:
+        self._started = True
+        pager, query = self._pager, self._query
+        if pager.next_url is None and query is not None and not self._closed:
+            request = await self._run(self._ops.data_request(query, "report page"))
+            pager.next_url = request.url
+        if self._typed and query is not None:
+            self._typer = row_typer(await self._run(self._ops.columns(query.report)))
+
     async def _next(self) -> Page:
-        pager = self._pager
         if not self._started:
-            self._started = True
-            query = self._query
-            if pager.next_url is None and query is not None and not self._closed:
-                request = await self._run(self._ops.data_request(query, "report page"))
-                pager.next_url = request.url
-            if self._typed and query is not None:
-                self._typer = row_typer(await self._run(self._ops.columns(query.report)))
+            await self._start()
+        pager = self._pager
         url = pager.take()
         if url is None:
             raise StopAsyncIteration
-        read = self._page if pager.pages_read == 0 else self._later
+        read = self._later if pager.pages_read else self._page
         if read is not None:
             page: Page = await read(url)
         else:
             page = await self._run(self._ops.page(url))
         pager.on_page(page)
-        if pager.next_url is None and self._on_end is not None:
+        if page.next_link is None and self._on_end is not None:
             await self._on_end(pager.pages_read)  # #12: the whole pull's page count
         if self._typer is not None:
             typer = self._typer

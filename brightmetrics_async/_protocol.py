@@ -7,6 +7,7 @@ a caller meant; they answer with values or raise errors from the one tree.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -209,6 +210,7 @@ def require_same_origin(link: str, base_url: str, *, what: str) -> str:
     return link
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked once or twice per pull of the same report
 def guid_of(ref: str) -> str | None:
     """The report GUID in ``ref`` (a GUID, or a URL ending in one), canonical; else None."""
     return _guid(ref.strip().rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0])

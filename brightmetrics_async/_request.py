@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Purpose", "Query", "Request", "Requests"]
 
+_tuple = tuple.__new__
+
 Purpose = Literal[
     "service document",
     "filter metadata",
@@ -123,7 +125,8 @@ class Requests:
 
     def page(self, url: str) -> Request:
         """A page of JSON rows at ``url`` (the report URL or a next link, verbatim)."""
-        return Request(url, "report page", "report page", self._json_page)
+        # tuple.__new__: the named tuple without its Python-level __new__ (one per page).
+        return _tuple(Request, (url, "report page", "report page", self._json_page, "GET", True))
 
     def poll(self, status_url: str, fmt: Format) -> Request:
         """A status poll of an export job (its 200 carries the result)."""

@@ -51,8 +51,8 @@ class SingleFlight:
     def __repr__(self) -> str:
         return f"<SingleFlight in_flight={len(self._calls)} shared={self.shared}>"
 
-    async def do(self, key: Hashable, call: Callable[[], Awaitable[V]]) -> V:
-        """The value of ``call()``, run once for all concurrent callers of ``key``.
+    async def do(self, key: Hashable, call: Callable[..., Awaitable[V]], *args: Any) -> V:
+        """The value of ``call(*args)``, run once for all concurrent callers of ``key``.
 
         Raises what ``call`` raised (followers get the leader's error).
         """
@@ -71,7 +71,7 @@ class SingleFlight:
             return value
         mine = self._calls[key] = _Call()
         try:
-            result = mine.value = await call()
+            result = mine.value = await call(*args)
             return result
         except BaseException as exc:
             mine.error = exc
