@@ -47,7 +47,9 @@ def read_body(limits: Limits) -> Consume[bytes]:
     """A whole metadata body (service document, ``$metadata``): ``Limits.metadata``."""
 
     def consume(head: Head) -> Flow[bytes]:
-        body: bytes = yield Read(limits.metadata, name="Limits.metadata")
+        body = head.body
+        if body is None:
+            body = yield Read(limits.metadata, name="Limits.metadata")
         return body
 
     return consume
@@ -59,7 +61,8 @@ def read_page(limits: Limits) -> Consume[Page]:
 
     def consume(head: Head) -> Flow[Page]:
         _check_page_type(head)
-        return parse_page((yield read))
+        body = head.body
+        return parse_page(body if body is not None else (yield read))
 
     return consume
 
@@ -70,7 +73,9 @@ def read_page_body(limits: Limits) -> Consume[bytes]:
 
     def consume(head: Head) -> Flow[bytes]:
         _check_page_type(head)
-        body: bytes = yield read
+        body = head.body
+        if body is None:
+            body = yield read
         return body
 
     return consume

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -104,8 +104,10 @@ class Driver:
                             response = None
                         request = command[0]
                         what = request.what
+                        body = None
                         if request.purpose in SHARED and request.method == "GET":
-                            response = await self._shared(request, interactive)
+                            response = shared = await self._shared(request, interactive)
+                            body = shared.body  # read whole already (a success, in its limit)
                         else:
                             response = await self._acquire_send(request, interactive)
                         # Redirects are not followed by the transport: the URL that
@@ -118,6 +120,7 @@ class Driver:
                                 request.url,
                                 self.clock.time(),
                                 request,
+                                body,
                             ),
                         )
                     elif kind is Read:
@@ -158,7 +161,7 @@ class Driver:
             return await self.documents.load(command.key, command.flow, self.run, command.parse)
         raise TypeError(f"unknown command {command!r}")  # pragma: no cover - a flow bug
 
-    async def _shared(self, request: Request, interactive: bool) -> Buffered:
+    def _shared(self, request: Request, interactive: bool) -> Awaitable[Buffered]:
         """A GET whose concurrent identical copies are sent once (``_singleflight``)."""
         loop = asyncio.get_running_loop()
         registry = self._flights
@@ -166,14 +169,23 @@ class Driver:
             registry = self._flights = flights()
             self._flights_loop = loop
         key = (request.url, request.headers, self._digest or self._credential())
-        return await registry.do(key, self._send_whole, request, interactive)
+        return registry.do(key, self._send_whole, request, interactive)
 
-    async def _acquire_send(self, request: Request, interactive: bool) -> Response:
-        """Spend a token, then send ``request`` (observed by telemetry, #17)."""
+    def _acquire_send(self, request: Request, interactive: bool) -> Awaitable[Response]:
+        """Spend a token, then send ``request`` (observed by telemetry, #17).
+
+        Not a coroutine itself: when nobody observes and the budget grants a token at once
+        (the common case), the answer is the transmission's own coroutine.
+        """
         observed = self.telemetry.request(request.purpose, request.url, method=request.method)
         if observed is not NULL_CALL:
-            return await self._observed(observed, request, interactive)
+            return self._observed(observed, request, interactive)
         # Nobody observes (no OpenTelemetry SDK): no span work, no wait measured.
+        if self.budget.spend_now(self.account, interactive=interactive) is None:
+            return self._wait_send(request, interactive)
+        return self._transmit(request, None)
+
+    async def _wait_send(self, request: Request, interactive: bool) -> Response:
         await self.budget.acquire(self.account, max_wait=self._max_wait, interactive=interactive)
         return await self._transmit(request, None)
 
@@ -244,7 +256,7 @@ class Buffered:
     """An answer read whole (shared by identical concurrent requests); ``refused``: the
     body was past its limit, raised to whoever reads it."""
 
-    __slots__ = ("_body", "_refused", "headers", "status")
+    __slots__ = ("_body", "_refused", "body", "headers", "status")
 
     def __init__(
         self,
@@ -257,6 +269,8 @@ class Buffered:
         self.headers = headers
         self._body = body
         self._refused = refused
+        #: The body for the flow's ``Head`` (#11): a success within its limit, else None.
+        self.body = body if refused is None and 200 <= status < 300 else None
 
     async def read(
         self,

@@ -4,7 +4,8 @@ Theory of operation
 -------------------
 A flow is a generator. It yields commands and is sent their answers::
 
-    Send(request)      -> Head       (one budget token; the body stays on the wire)
+    Send(request)      -> Head       (one budget token; the body stays on the wire, or is
+                                      in ``Head.body`` when the driver read it whole)
     Read(limit)        -> bytes      (the body of the last Head, at most ``limit`` bytes)
     Stream(sink)       -> int        (the body of the last Head, written to ``sink``)
     Sleep(seconds)     -> None       (on the injected clock)
@@ -165,6 +166,9 @@ class Head(NamedTuple):
     url: str
     received_at: float
     request: Request
+    #: The body of a successful answer the driver already read whole within the limit the
+    #: flow would read it under (a shared GET: a page or a document), else None: ``Read`` it.
+    body: bytes | None = None
 
     @property
     def content_type(self) -> str | None:

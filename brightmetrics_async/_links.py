@@ -41,7 +41,9 @@ def check_link(link: object, base_url: str, *, what: str) -> str:
     if (
         link.startswith(base_url)
         and link[n : n + 1] in _PAST_AUTHORITY
-        and _BLANK_OR_CONTROL.search(link) is None
+        and link.isascii()  # printable ASCII but the blank: what the pattern below accepts,
+        and link.isprintable()  # tested in C at a fraction of the regular expression's cost
+        and " " not in link
         and _base_ok(base_url)
     ):
         return link  # the fast path of every page: the base's authority, checked once

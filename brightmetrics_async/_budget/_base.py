@@ -187,6 +187,11 @@ class Budget(abc.ABC):
             await self._wait(wait)
             slept += wait
 
+    def spend_now(self, account: str, *, interactive: bool = False) -> float | None:
+        """Spend a token at once if this store can without waiting or I/O; its grant time,
+        or None: call :meth:`acquire`. Stores that need I/O always answer None."""
+        return None
+
     async def _wait(self, seconds: float) -> None:
         # reset() on this object cancels the scope: the waiter retries at once instead of
         # sleeping on while the tokens it waits for are free again.

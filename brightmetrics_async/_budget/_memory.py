@@ -48,6 +48,9 @@ class MemoryBudget(Budget):
         )
         self._logs: dict[str, deque[int]] = {}
         self._blocks: dict[str, int] = {}
+        # A subclass that wraps acquire() is asked through it, never around it (the general
+        # path, always).
+        self._fast = type(self).acquire is MemoryBudget.acquire
 
     def __repr__(self) -> str:
         return f"MemoryBudget({self._repr_fields()})"
@@ -59,25 +62,36 @@ class MemoryBudget(Budget):
         max_wait: float | Default | None = DEFAULT,
         interactive: bool = False,
     ) -> float:
-        """:meth:`Budget.acquire` (see there); a free token is granted without its loop.
+        """:meth:`Budget.acquire` (see there); a free token is granted without its loop."""
+        if max_wait is DEFAULT or _valid_wait(max_wait):
+            granted = self.spend_now(account, interactive=interactive)
+            if granted is not None:
+                return granted
+        return await super().acquire(account, max_wait=max_wait, interactive=interactive)
 
-        The fast path decides exactly as :func:`._ledger.decide` does when a token is free and
-        no block is in force (one is spent per request: benchmarks/limiter.py); anything else
-        (a first acquisition, a wait, a refusal, an odd clock) takes the general path.
+    def spend_now(self, account: str, *, interactive: bool = False) -> float | None:
+        """Spend a token if one is free now and no block is in force; its grant time, else
+        None (then :meth:`acquire` decides, waits or refuses).
+
+        Decides exactly as :func:`._ledger.decide` does when a token is free: one token is
+        spent per request, and this path costs a fraction of the general one
+        (benchmarks/limiter.py). A first acquisition or an odd clock also answers None.
         """
         log = self._logs.get(account)
-        if log is not None and (max_wait is DEFAULT or _valid_wait(max_wait)):
-            now_us = round(self._clock.time() * US_PER_SECOND)
-            if 0 <= now_us <= MAX_US and (not log or log[-1] <= now_us):
-                cutoff = now_us - self._period_us
-                while log and log[0] <= cutoff:
-                    log.popleft()
-                blocked = self._blocks.get(account)
-                cap = self._limit if interactive else self._limit - self._reserve
-                if len(log) < cap and (blocked is None or blocked <= now_us):
-                    log.append(now_us)
-                    return now_us / US_PER_SECOND
-        return await super().acquire(account, max_wait=max_wait, interactive=interactive)
+        if log is None or not self._fast:
+            return None
+        now_us = round(self._clock.time() * US_PER_SECOND)
+        if not 0 <= now_us <= MAX_US or (log and log[-1] > now_us):
+            return None
+        cutoff = now_us - self._period_us
+        while log and log[0] <= cutoff:
+            log.popleft()
+        blocked = self._blocks.get(account)
+        cap = self._limit if interactive else self._limit - self._reserve
+        if len(log) < cap and (blocked is None or blocked <= now_us):
+            log.append(now_us)
+            return now_us / US_PER_SECOND
+        return None
 
     def _live(self, account: str, now_us: int) -> deque[int]:
         log = self._logs.get(account)
