@@ -55,14 +55,17 @@ def read_body(limits: Limits) -> Consume[bytes]:
     return consume
 
 
-def read_page(limits: Limits) -> Consume[Page]:
-    """A JSON page of report rows: ``Limits.page``."""
+def read_page(limits: Limits, on_page: Callable[[Page], None] | None = None) -> Consume[Page]:
+    """A JSON page of report rows: ``Limits.page``; ``on_page`` is told of each page read."""
     read = Read(limits.page, name="Limits.page")  # made once: one page per request
 
     def consume(head: Head) -> Flow[Page]:
         _check_page_type(head)
         body = head.body
-        return parse_page(body if body is not None else (yield read))
+        page = parse_page(body if body is not None else (yield read))
+        if on_page is not None:
+            on_page(page)
+        return page
 
     return consume
 

@@ -32,11 +32,8 @@ _converter.register_structure_hook(str, _structure_str)
 
 
 def structure_page(obj: Any) -> Page:
-    """A decoded JSON page as a :class:`Page` (the hook itself: one per request, no dispatch)."""
-    return _structure_page(obj, Page)
-
-
-def _structure_page(obj: Any, _: type[Page]) -> Page:
+    """A decoded JSON page as a :class:`Page` (the converter's hook calls it; a page is
+    structured by this function directly, one per request, no dispatch)."""
     # Rows are passed through untouched: converting every cell of every row would cost more
     # than decoding the JSON (see benchmarks/), and vendor column values are plain JSON.
     if type(obj) is not dict:  # JSON decoders make exact dicts and lists
@@ -55,6 +52,10 @@ def _structure_page(obj: Any, _: type[Page]) -> Page:
     if context is _ABSENT:
         context = obj.get("@context")
     return Page(rows, link, context if type(context) is str else None)
+
+
+def _structure_page(obj: Any, _: type[Page]) -> Page:
+    return structure_page(obj)
 
 
 _converter.register_structure_hook(Page, _structure_page)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Hashable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -169,7 +169,7 @@ class Driver:
             registry = self._flights = flights()
             self._flights_loop = loop
         key = (request.url, request.headers, self._digest or self._credential())
-        return registry.do(key, self._send_whole, request, interactive)
+        return self._send_whole(request, interactive, registry, key)
 
     def _acquire_send(self, request: Request, interactive: bool) -> Awaitable[Response]:
         """Spend a token, then send ``request`` (observed by telemetry, #17).
@@ -204,46 +204,77 @@ class Driver:
             call.got(response.status)
             return response
 
-    async def _transmit(self, request: Request, call: RequestCall | None) -> Response:
-        """Attach the credential (and the trace context), send, count."""
+    def _transmit(self, request: Request, call: RequestCall | None) -> Awaitable[Response]:
+        """Attach the credential (and the trace context), count, send.
+
+        Not a coroutine itself: the answer is the transport's own coroutine (one frame less
+        on every resumption of a request), counted as sent once it is made - the caller
+        awaits it at once, so a request that raises or is cancelled on the wire was sent.
+        """
         headers = dict(request.headers)
         headers["Authorization"] = self._auth.header()
         if call is not None:
             call.inject(headers)
-        if debug := log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s (%s)", request.method, request.url, request.what)
-        try:
-            response = await self.transport.send(request.method, request.url, headers)
-        finally:
-            self.requests_sent += 1
-        if debug:
-            log.debug("%s -> HTTP %d", request.what, response.status)
+        if log.isEnabledFor(logging.DEBUG):
+            return self._logged(request, headers)
+        self.requests_sent += 1
+        return self.transport.send(request.method, request.url, headers)
+
+    async def _logged(self, request: Request, headers: dict[str, str]) -> Response:
+        log.debug("%s %s (%s)", request.method, request.url, request.what)
+        self.requests_sent += 1
+        response = await self.transport.send(request.method, request.url, headers)
+        log.debug("%s -> HTTP %d", request.what, response.status)
         return response
 
-    async def _send_whole(self, request: Request, interactive: bool) -> Buffered:
+    async def _send_whole(
+        self,
+        request: Request,
+        interactive: bool,
+        registry: SingleFlight | None = None,
+        key: Hashable = None,
+    ) -> Buffered:
         """:meth:`_acquire_send` and read the body, so that followers may share the answer.
+
+        With a ``registry``, the request leads the ``key`` there (its followers get this
+        answer), or follows the identical request already in flight: ``SingleFlight.do``
+        in this frame, one coroutine less per request.
 
         The body is read as the flows read it (#14): a success within ``Limits.page`` (a
         page) or ``Limits.metadata`` (a document), refused past it - the refusal is kept and
         raised to each reader -, an error answer cut at ``Limits.error``.
         """
-        limits = self.limits
-        response = await self._acquire_send(request, interactive)
+        mine = None
+        if registry is not None:
+            mine = registry.lead(key)
+            if mine is None:
+                return await registry.do(key, self._send_whole, request, interactive)
         try:
-            if not 200 <= response.status < 300:
-                body = await response.read(limits.error, truncate=True, what=request.what)
-                return Buffered(response.status, response.headers, body)
-            if request.purpose == "report page":
-                limit, name = limits.page, "Limits.page"
-            else:
-                limit, name = limits.metadata, "Limits.metadata"
+            limits = self.limits
+            response = await self._acquire_send(request, interactive)
             try:
-                body = await response.read(limit, name=name, what=request.what)
-            except UnexpectedResponse as refused:
-                return Buffered(response.status, response.headers, b"", refused)
-            return Buffered(response.status, response.headers, body)
-        finally:
-            response.release()
+                if not 200 <= response.status < 300:
+                    body = await response.read(limits.error, truncate=True, what=request.what)
+                    answer = Buffered(response.status, response.headers, body)
+                else:
+                    if request.purpose == "report page":
+                        limit, name = limits.page, "Limits.page"
+                    else:
+                        limit, name = limits.metadata, "Limits.metadata"
+                    try:
+                        body = await response.read(limit, name=name, what=request.what)
+                        answer = Buffered(response.status, response.headers, body)
+                    except UnexpectedResponse as refused:
+                        answer = Buffered(response.status, response.headers, b"", refused)
+            finally:
+                response.release()
+        except BaseException as exc:
+            if mine is not None:
+                mine.settle(error=exc)
+            raise
+        if mine is not None:
+            mine.settle(answer)
+        return answer
 
     def _credential(self) -> str:
         """A digest of the credential: requests of other credentials never share an answer."""

@@ -47,6 +47,8 @@ from ._request import Request
 from ._retry import RetryPolicy
 from ._retry_after import parse_retry_after
 
+_tuple = tuple.__new__
+
 __all__ = [
     "Block",
     "Cached",
@@ -205,17 +207,28 @@ def send_following_redirects(
 
     ``answered`` collects every answer received (a redirect hop included).
     """
+    check_link(request.url, policy.base_url, what=request.what)
+    head: Head = yield _tuple(Send, (request,))  # Send(request), without its __new__
+    if answered is not None:
+        answered.append(head)
+    if 300 <= head.status < 400 and "Location" in head.headers:
+        head = yield from follow_redirect(policy, head, answered)
+    return head
+
+
+def follow_redirect(policy: Policy, head: Head, answered: list[Head] | None = None) -> Flow[Head]:
+    """The answer past the redirect ``head`` (a 3xx with a Location) and any that follow it,
+    each hop checked like the first request (same origin, at most :data:`MAX_REDIRECTS`)."""
+    request = head.request
     what = request.what
-    for _hop in range(MAX_REDIRECTS + 1):
+    for _hop in range(MAX_REDIRECTS):
+        request = request.to(redirect_target(head.url, head.headers["Location"], what=what))
         check_link(request.url, policy.base_url, what=what)
-        head: Head = yield Send(request)
+        head = yield _tuple(Send, (request,))
         if answered is not None:
             answered.append(head)
-        status = head.status
-        if 300 <= status < 400 and "Location" in head.headers:
-            request = request.to(redirect_target(head.url, head.headers["Location"], what=what))
-            continue
-        return head
+        if not (300 <= head.status < 400 and "Location" in head.headers):
+            return head
     raise UnsafeLink(f"{what}: more than {MAX_REDIRECTS} redirects")
 
 
@@ -236,7 +249,11 @@ def fetch(
     attempt, waited = 1, 0.0
     while True:
         try:
-            head = yield from send_following_redirects(policy, request)
+            # send_following_redirects, its first hop inline: one generator less per request
+            check_link(request.url, policy.base_url, what=request.what)
+            head: Head = yield _tuple(Send, (request,))
+            if 300 <= head.status < 400 and "Location" in head.headers:
+                head = yield from follow_redirect(policy, head)
             if head.status in ok:
                 return (yield from consume(head))
             yield from raise_for_status(policy, head)

@@ -24,7 +24,7 @@ from ._errors import (
     TransportError,
 )
 from ._inflate import ACCEPT_ENCODING, Stream, decoded
-from ._limits import CHUNK, read_limited
+from ._limits import CHUNK, read_limited, whole
 
 __all__ = ["Response", "Timeouts", "Transport", "USER_AGENT"]
 
@@ -81,13 +81,12 @@ class Response:
                     parts.append(chunk)
                     left -= len(chunk)
                 return b"".join(parts)
+            declared = self._raw.content_length
+            encoded = content is not self._raw.content  # an Inflating over the wire
+            if whole(declared, encoded, limit=limit, name=name, what=what):
+                return await content.read()  # read_limited's first step, one frame less
             return await read_limited(
-                content,
-                limit=limit,
-                name=name,
-                what=what,
-                declared=self._raw.content_length,
-                encoded=content is not self._raw.content,  # an Inflating over the wire
+                content, limit=limit, name=name, what=what, declared=declared, encoded=encoded
             )
         except BaseException as exc:
             raise map_exception(exc) from exc
@@ -158,8 +157,12 @@ class Transport:
                 self._session._retry_connection = False
         return self._session
 
-    async def send(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
-        """Send one request (the URL verbatim, never re-encoded; no redirect followed)."""
+    async def send(self, method: str, url: str, headers: dict[str, str]) -> Response:
+        """Send one request (the URL verbatim, never re-encoded; no redirect followed).
+
+        ``headers`` is the caller's fresh dict: the transport adds its Accept-Encoding to it.
+        """
+        headers["Accept-Encoding"] = ACCEPT_ENCODING  # #14: what we inflate
         http = self._session
         if http is None or http.closed:
             http = self._http()
@@ -167,7 +170,7 @@ class Transport:
             raw = await http.request(
                 method,
                 URL(url, encoded=True),
-                headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},  # #14: what we inflate
+                headers=headers,
                 allow_redirects=False,
                 auto_decompress=False,
             )

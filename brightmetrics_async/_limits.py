@@ -31,6 +31,7 @@ __all__ = [
     "export_meter",
     "read_limited",
     "too_large",
+    "whole",
 ]
 
 #: Decoded bytes asked of the stream per read (``_inflate`` never returns more).
@@ -78,6 +79,18 @@ def too_large(what: str, name: str, limit: int) -> UnexpectedResponse:
     )
 
 
+def whole(declared: int | None, encoded: bool, *, limit: int, name: str, what: str) -> bool:
+    """Whether a body may be read in one go: framed by its Content-Length (``declared``) and
+    not ``encoded``, it cannot grow past the declared size (the fast path of every ordinary
+    page). Raises :class:`UnexpectedResponse` naming ``name`` when that size passes ``limit``.
+    """
+    if declared is None or encoded:
+        return False
+    if declared > limit:
+        raise too_large(what, name, limit)
+    return True
+
+
 async def read_limited(
     stream: Stream,
     *,
@@ -93,11 +106,7 @@ async def read_limited(
     front, and the body (which the HTTP framing stops there) is read in one go.
     Raises :class:`UnexpectedResponse` naming ``name`` as soon as the body passes ``limit``.
     """
-    if declared is not None and not encoded:
-        if declared > limit:
-            raise too_large(what, name, limit)
-        # Framed by its Content-Length and not inflated: the body cannot grow past the
-        # declared size, so read it whole (the fast path of every ordinary page).
+    if whole(declared, encoded, limit=limit, name=name, what=what):
         return await stream.read()
     # One growing buffer, emptied before the error is raised: the error's traceback keeps
     # this frame and its locals alive until the garbage collector runs, and a refused bomb

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._bodies import read_body, read_page, read_page_body, read_typed, stream_typed
 from ._errors import ConfigurationError, NotFound, UnexpectedResponse
-from ._fetch import Cached, Document, Flow, Policy, Sink, fetch
+from ._fetch import Cached, Consume, Document, Flow, Policy, Sink, fetch
 from ._filters import prepare_filter
 from ._formats import Format
 from ._metadata import parse_filter_metadata, parse_root_metadata
@@ -130,10 +130,16 @@ class Ops:
             text = prepare_filter(query.filter, schema, check=schema is not UNKNOWN_SCHEMA)
         return self.requests.data(rep.url, fmt=fmt, filter_text=text, timezone=tz, purpose=purpose)
 
-    def page(self, url: str) -> Flow[Page]:
-        """One page of rows at ``url`` (the report URL or a next link, verbatim)."""
+    def page(self, url: str, read: Consume[Page] | None = None) -> Flow[Page]:
+        """One page of rows at ``url`` (the report URL or a next link, verbatim), read by
+        ``read`` (a :meth:`page_reader`) or the plain page reader."""
         # The fetch flow itself, not a generator around it: one frame less per resume.
-        return fetch(self.policy, self.requests.page(url), self._read_page)
+        return fetch(self.policy, self.requests.page(url), read or self._read_page)
+
+    def page_reader(self, on_page: Callable[[Page], None]) -> Consume[Page]:
+        """The page reader that tells ``on_page`` of each page it reads (a paging's
+        :class:`~._pager.Pager`, moved on inside the flow)."""
+        return read_page(self.policy.limits, on_page)
 
     def page_body(self, url: str) -> Flow[bytes]:
         """One page's JSON body at ``url``, unparsed (for the result cache, #17)."""

@@ -19,7 +19,6 @@ Iterators are single-use and closable (``aclose`` or ``async with``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -47,14 +46,16 @@ class Pager:
     def __init__(self, first_url: str | None) -> None:
         self.next_url = first_url
         self.pages_read = 0
-        self._seen: set[bytes] = set()
+        self._seen: set[int] = set()
 
     def take(self) -> str | None:
         """The URL to fetch next (None: done); a repeated next link raises."""
         url = self.next_url
         if url is None:
             return None
-        digest = hashlib.blake2b(url.encode(), digest_size=16).digest()
+        # The string's hash, not the string: a long paging keeps 8 bytes a link. Two links
+        # of one paging with the same 64-bit (per-process seeded) hash are not to be met.
+        digest = hash(url)
         if digest in self._seen:
             raise UnexpectedResponse(
                 f"the server repeated a next link after {self.pages_read} pages; stopped"
@@ -109,6 +110,11 @@ class PageIterator:
         self._later = later
         self._operation = operation
         self._op: Operation | None = None
+        # Once the first page is read, with no span, no row typing and no result cache for
+        # later pages, __anext__ answers with the driver's own coroutine of a flow that
+        # moves the pager on itself (``_reader``): no frame of this class per page.
+        self._fast = False
+        self._reader = ops.page_reader(self._pager.on_page)
 
     @property
     def pages_read(self) -> int:
@@ -124,11 +130,29 @@ class PageIterator:
         return self
 
     def __anext__(self) -> Awaitable[Page]:
+        if self._fast:
+            url = self._pager.take()
+            if url is None:
+                return self._ended()
+            return self._run(self._ops.page(url, self._reader))
         # The coroutine of the page itself when no operation span is open: one frame less
         # per page.
         if self._operation is None:
             return self._next()
         return self._observed_next()
+
+    async def _ended(self) -> Page:
+        await self._learn_end()
+        raise StopAsyncIteration
+
+    async def _learn_end(self) -> None:
+        """#12: the whole paging's page count, once it read its last page (not when it was
+        closed early)."""
+        on_end = self._on_end
+        pager = self._pager
+        if on_end is not None and not self._closed and pager.next_url is None and pager.pages_read:
+            self._on_end = None
+            await on_end(pager.pages_read)
 
     async def _observed_next(self) -> Page:
         assert self._operation is not None
@@ -168,11 +192,12 @@ class PageIterator:
         read = self._later if pager.pages_read else self._page
         if read is not None:
             page: Page = await read(url)
+            pager.on_page(page)
         else:
-            page = await self._run(self._ops.page(url))
-        pager.on_page(page)
-        if page.next_link is None and self._on_end is not None:
-            await self._on_end(pager.pages_read)  # #12: the whole pull's page count
+            page = await self._run(self._ops.page(url, self._reader))
+        if page.next_link is None:
+            await self._learn_end()
+        self._fast = self._later is None and self._typer is None and self._operation is None
         if self._typer is not None:
             typer = self._typer
             page = Page(
@@ -182,6 +207,7 @@ class PageIterator:
 
     async def aclose(self) -> None:
         """Stop: no further request is sent. Pages are read whole, so nothing stays open."""
+        await self._learn_end()  # the last page was read, its end not yet asked for
         self._pager.next_url = None
         self._closed = True
         if self._op is not None:

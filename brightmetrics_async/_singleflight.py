@@ -24,15 +24,18 @@ from typing import Any, TypeVar
 import anyio
 from anyio.lowlevel import RunVar
 
-__all__ = ["SingleFlight", "flights"]
+__all__ = ["Call", "SingleFlight", "flights"]
 
 V = TypeVar("V")
 
 
-class _Call:
-    __slots__ = ("done", "error", "followers", "value")
+class Call:
+    """A call led by one caller (:meth:`SingleFlight.lead`), settled by it once."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_calls", "_key", "done", "error", "followers", "value")
+
+    def __init__(self, calls: dict[Hashable, Call], key: Hashable) -> None:
+        self._calls, self._key = calls, key
         # Made by the first follower: a call nobody waits for (nearly all of them) makes no
         # event, as an anyio.Event costs more than the rest of the bookkeeping together.
         self.done: anyio.Event | None = None
@@ -40,12 +43,20 @@ class _Call:
         self.error: BaseException | None = None
         self.followers = 0
 
+    def settle(self, value: Any = None, error: BaseException | None = None) -> None:
+        """The call ended with ``value`` or ``error``: its followers get it, and the key is
+        forgotten (a later caller runs it again)."""
+        self.value, self.error = value, error
+        del self._calls[self._key]
+        if self.done is not None:
+            self.done.set()
+
 
 class SingleFlight:
     """Merge concurrent calls that have the same key (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._calls: dict[Hashable, _Call] = {}
+        self._calls: dict[Hashable, Call] = {}
         self.shared = 0  # calls answered by another caller's request (for tests and stats)
 
     def __repr__(self) -> str:
@@ -56,7 +67,8 @@ class SingleFlight:
 
         Raises what ``call`` raised (followers get the leader's error).
         """
-        while (running := self._calls.get(key)) is not None:
+        while (mine := self.lead(key)) is None:
+            running = self._calls[key]
             running.followers += 1
             done = running.done
             if done is None:
@@ -69,17 +81,23 @@ class SingleFlight:
                 raise running.error
             value: V = running.value
             return value
-        mine = self._calls[key] = _Call()
         try:
-            result = mine.value = await call(*args)
-            return result
+            result = await call(*args)
         except BaseException as exc:
-            mine.error = exc
+            mine.settle(error=exc)
             raise
-        finally:
-            del self._calls[key]
-            if mine.done is not None:
-                mine.done.set()
+        mine.settle(result)
+        return result
+
+    def lead(self, key: Hashable) -> Call | None:
+        """Claim ``key``: the :class:`Call` to :meth:`Call.settle` once its work ends
+        (whatever way it ends), or None when another caller runs it (then :meth:`do` waits
+        for its answer). :meth:`do` in two halves, for a caller that does the work in its
+        own frame."""
+        if key in self._calls:
+            return None
+        mine = self._calls[key] = Call(self._calls, key)
+        return mine
 
 
 _FLIGHTS: RunVar[SingleFlight] = RunVar("brightmetrics_flights")
