@@ -166,6 +166,27 @@ class RequestCall:
             self.span.set_attribute("http.response.status_code", status)
 
 
+class _Operating:
+    """:meth:`Telemetry.operating`'s block: a class, not a generator, because every waiting
+    job holds one for as long as it waits (#11: fewer objects for the garbage collector)."""
+
+    __slots__ = ("_op", "_token")
+
+    def __init__(self, op: Operation) -> None:
+        self._op = op
+        self._token: contextvars.Token[Operation | None] | None = None
+
+    def __enter__(self) -> Operation:
+        self._token = _current.set(self._op)
+        return self._op
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        self._op.end(exc)
+
+
 class _NullCall(RequestCall):
     def __enter__(self) -> RequestCall:
         return self
@@ -195,17 +216,11 @@ class Telemetry:
         """Start an operation span (end it with :meth:`Operation.end`)."""
         return Operation(self, None, report)
 
-    @contextlib.contextmanager
-    def operating(self, name: str, *, report: str | None = None) -> Iterator[Operation]:
+    def operating(
+        self, name: str, *, report: str | None = None
+    ) -> contextlib.AbstractContextManager[Operation]:
         """An operation for the length of a block, current within it, ended with its error."""
-        op = self.operation(name, report=report)
-        try:
-            with op.within():
-                yield op
-        except BaseException as exc:
-            op.end(exc)
-            raise
-        op.end()
+        return _Operating(self.operation(name, report=report))
 
     def poll(self, polls: int, state: str) -> None:
         """A job poll was answered: one event on the current operation."""
