@@ -127,6 +127,9 @@ class Driver:
                         assert response is not None
                         limit, truncate, name = command
                         reply = await response.read(limit, truncate=truncate, name=name, what=what)
+                    elif kind is Sleep:  # here, not in _other: a waiting job holds one less frame
+                        await self.clock.sleep(command.seconds)
+                        reply = None
                     else:
                         reply = await self._other(command, response, what)
                 except Exception as exc:
