@@ -47,8 +47,35 @@ def check_link(link: object, base_url: str, *, what: str) -> str:
         and _base_ok(base_url)
     ):
         return link  # the fast path of every page: the base's authority, checked once
+    # The same on the base's origin alone (a status URL checked against the request that
+    # started the job, #11): the link's authority is then the base's, checked once.
+    origin = _origin_prefix(base_url)
+    m = len(origin)
+    if (
+        m
+        and link.startswith(origin)
+        and link[m : m + 1] in _PAST_AUTHORITY
+        and link.isascii()
+        and link.isprintable()
+        and " " not in link
+        and _base_ok(origin)
+    ):
+        return link
     checked_url(link, base_url, what=what)
     return link
+
+
+def _origin_prefix(url: str) -> str:
+    """``scheme://authority`` of ``url`` by string tests alone ("" when there is none)."""
+    start = url.find("://")
+    if start <= 0:
+        return ""
+    end = len(url)
+    for mark in "/?#":
+        at = url.find(mark, start + 3)
+        if 0 <= at < end:
+            end = at
+    return url[:end]
 
 
 def _not_a_url(link: object, what: str) -> UnsafeLink:
