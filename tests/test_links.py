@@ -1,4 +1,4 @@
-"""``check_link``'s fast paths (string tests on the base URL, or on its origin alone) accept
+"""``check_link``'s fast path (string tests on the base URL's origin, checked once) accepts
 nothing that the full check (``checked_url``: parsed by urllib and yarl) refuses."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def verdict(call: Callable[[], object]) -> bool:
 @example(tail="evil.com/x", joint="@", cut=21)
 @example(tail="1/x", joint="", cut=21)
 @example(tail="status/1", joint="/", cut=21)
-def test_the_fast_paths_agree_with_the_full_check(
+def test_the_fast_path_agrees_with_the_full_check(
     base: str, tail: str, joint: str, cut: int
 ) -> None:
     link = base[:cut] + joint + tail
