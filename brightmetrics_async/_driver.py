@@ -128,7 +128,8 @@ class Driver:
                         limit, truncate, name = command
                         reply = await response.read(limit, truncate=truncate, name=name, what=what)
                     elif kind is Sleep:  # here, not in _other: a waiting job holds one less frame
-                        await self.clock.sleep(command.seconds)
+                        seconds, command = command[0], None  # and no Sleep while it sleeps
+                        await self.clock.sleep(seconds)
                         reply = None
                     else:
                         reply = await self._other(command, response, what)

@@ -96,11 +96,26 @@ class Operation:
     (idempotent). The null operation does nothing.
     """
 
+    __slots__ = ("_ended", "_telemetry", "_token", "report", "span")
+
     def __init__(self, telemetry: Telemetry, span: Any, report: str | None) -> None:
         self._telemetry = telemetry
         self.span = span
         self.report = report
         self._ended = False
+        self._token: contextvars.Token[Operation | None] | None = None
+
+    def __enter__(self) -> Operation:
+        """:meth:`Telemetry.operating`'s block: current within it, ended at its end (the
+        operation is its own context manager: every waiting job holds one, #11)."""
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        self.end(exc)
 
     @contextlib.contextmanager
     def within(self) -> Iterator[Operation]:
@@ -166,27 +181,6 @@ class RequestCall:
             self.span.set_attribute("http.response.status_code", status)
 
 
-class _Operating:
-    """:meth:`Telemetry.operating`'s block: a class, not a generator, because every waiting
-    job holds one for as long as it waits (#11: fewer objects for the garbage collector)."""
-
-    __slots__ = ("_op", "_token")
-
-    def __init__(self, op: Operation) -> None:
-        self._op = op
-        self._token: contextvars.Token[Operation | None] | None = None
-
-    def __enter__(self) -> Operation:
-        self._token = _current.set(self._op)
-        return self._op
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if self._token is not None:
-            _current.reset(self._token)
-            self._token = None
-        self._op.end(exc)
-
-
 class _NullCall(RequestCall):
     def __enter__(self) -> RequestCall:
         return self
@@ -220,7 +214,7 @@ class Telemetry:
         self, name: str, *, report: str | None = None
     ) -> contextlib.AbstractContextManager[Operation]:
         """An operation for the length of a block, current within it, ended with its error."""
-        return _Operating(self.operation(name, report=report))
+        return self.operation(name, report=report)
 
     def poll(self, polls: int, state: str) -> None:
         """A job poll was answered: one event on the current operation."""
