@@ -96,7 +96,6 @@ class SQLiteFile:
         self._queue: deque[_Call[Any]] = deque()
         self._queue_lock = threading.Lock()
         self._draining = False
-        self._hops: set[asyncio.Task[None]] = set()  # a task is kept until it is done
 
     async def run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``func(connection)`` in a worker thread, alone on this file object.
@@ -120,9 +119,9 @@ class SQLiteFile:
             self._queue.append(queued)
             start, self._draining = not self._draining, True
         if start:
-            hop = loop.create_task(self._hop())
-            self._hops.add(hop)
-            hop.add_done_callback(self._hops.discard)
+            # The loop's executor, not a task around anyio's: no task of ours is left pending
+            # once every caller has its answer, and one thread per file at most is taken.
+            loop.run_in_executor(None, self._drain)
         try:
             return await future
         except asyncio.CancelledError:
@@ -146,9 +145,6 @@ class SQLiteFile:
                     await asyncio.shield(waiter)
             except asyncio.CancelledError:
                 continue  # cancelled again: the func still runs, wait on
-
-    async def _hop(self) -> None:
-        await anyio.to_thread.run_sync(self._drain)
 
     def _drain(self) -> None:
         """In a worker thread: run every queued func, batch by batch, until none is left."""

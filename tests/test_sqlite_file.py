@@ -59,6 +59,13 @@ class Gate:
         await anyio.to_thread.run_sync(self.started.wait, 30)
 
 
+async def idle(f: SQLiteFile) -> None:
+    """Wait until ``f``'s hop has ended (it ends once it finds nothing queued, a moment after
+    it handed back its last answers)."""
+    while f._draining:
+        await anyio.to_thread.run_sync(lambda: None)
+
+
 def count_hops(f: SQLiteFile) -> list[int]:
     """Count the worker-thread hops ``f`` makes from now on."""
     hops: list[int] = []
@@ -76,6 +83,7 @@ async def test_concurrent_calls_queued_behind_a_running_one_share_one_hop(tmp_pa
     f = sqlite_file(tmp_path)
     try:
         await f.run(rows)  # opened
+        await idle(f)
         hops = count_hops(f)
         gate = Gate()
         async with anyio.create_task_group() as tg:
@@ -213,8 +221,7 @@ async def test_calls_after_a_hop_ends_start_a_new_one(tmp_path: Path) -> None:
     try:
         for i in range(3):
             assert await f.run(insert(f"k{i}", i)) == i
-            while f._draining:  # the hop ends once it finds nothing queued
-                await anyio.to_thread.run_sync(lambda: None)
+            await idle(f)
         hops = count_hops(f)
         assert len(await f.run(rows)) == 3
         assert len(hops) == 1, "a call after the hop ended starts its own"
