@@ -248,9 +248,19 @@ class SQLiteFile:
         return conn
 
 
-def _deliver(calls: list[_Call[Any]]) -> None:
-    """On the callers' loop: each outcome to its caller (a cancelled caller drops it)."""
-    for queued in calls:
+#: Callers woken per turn of the loop: a batch of thousands woken at once would run them all
+#: in one iteration, the loop reading no socket meanwhile (#11: a second or more with 10,000
+#: submissions, the answers to other requests left waiting).
+_WAKE = 32
+
+
+def _deliver(calls: list[_Call[Any]], start: int = 0) -> None:
+    """On the callers' loop: each outcome to its caller (a cancelled caller drops it), a few
+    callers per turn of the loop."""
+    end = start + _WAKE
+    if end < len(calls):
+        asyncio.get_running_loop().call_soon(_deliver, calls, end)
+    for queued in calls[start:end]:
         queued.stage = _DELIVERED
         future = queued.future
         if not future.done():
