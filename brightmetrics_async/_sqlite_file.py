@@ -112,7 +112,10 @@ class SQLiteFile:
                 except sqlite3.Error as exc:
                     raise TransportError(f"{self._what} {str(self.path)!r} failed: {exc}") from exc
 
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # another anyio backend than asyncio: one hop per call
+            return await anyio.to_thread.run_sync(call)
         future: asyncio.Future[_T] = loop.create_future()
         queued = _Call(call, future)
         with self._queue_lock:
