@@ -9,12 +9,13 @@ sqlite3 errors become :class:`TransportError`.
 
 Concurrent calls share a worker-thread hop (#11: 10,000 jobs submitted at once read 10,000 job
 histories): :meth:`SQLiteFile.run` queues ``(func, future)``; while no hop is under way it
-starts one, which runs everything queued - each func alone under the lock, in its own
-transaction, after its own identity check, exactly as a hop of its own would - then whatever
-was queued meanwhile, and hands each batch's results back to its callers' loops at once. A
-func's error goes to its caller only. A caller cancelled before its func started leaves it
-skipped; one cancelled while its func runs waits for it to finish before the cancellation
-propagates (as ``anyio.to_thread.run_sync`` does).
+starts one (on the loop's executor), which runs everything queued - each func alone under the
+lock, in its own transaction, after its own identity check, exactly as a hop of its own
+would - then whatever was queued meanwhile, and hands each batch's results back to its
+callers' loop in one call, which wakes them a few per turn of the loop. A func's error goes to
+its caller only. A caller cancelled before its func started leaves it skipped; one cancelled
+while its func runs waits for it to finish before the cancellation propagates (as
+``anyio.to_thread.run_sync`` does when shielded).
 
 Before each transaction the path is checked to still name the file that was opened (same
 device and inode): a file deleted or replaced while in use would leave this process writing
