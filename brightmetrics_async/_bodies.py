@@ -158,14 +158,24 @@ class Spool:
     """A result kept for later: in memory up to 8 MB, then in a temporary file."""
 
     def __init__(self) -> None:
-        self.file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(
-            _SPOOL_MEMORY
-        )
+        # Made on first use: most spools are never written (a submission answered 202, a
+        # poll still running), and 10,000 submissions at once hold one each (#11).
+        self._file: tempfile.SpooledTemporaryFile[bytes] | None = None
         self.bytes_written = 0
 
+    @property
+    def file(self) -> tempfile.SpooledTemporaryFile[bytes]:
+        """The spooled bytes (in memory up to 8 MB, then a temporary file)."""
+        if self._file is None:
+            self._file = tempfile.SpooledTemporaryFile(_SPOOL_MEMORY)
+        return self._file
+
     def restart(self) -> None:
-        self.file.seek(0)
-        self.file.truncate()
+        if self._file is None:
+            self.bytes_written = 0
+            return
+        self._file.seek(0)
+        self._file.truncate()
         self.bytes_written = 0
 
     def write(self, data: bytes) -> None:
@@ -177,4 +187,5 @@ class Spool:
         return self.file.read()
 
     def close(self) -> None:
-        self.file.close()
+        if self._file is not None:
+            self._file.close()

@@ -127,6 +127,15 @@ class Driver:
                         assert response is not None
                         limit, truncate, name = command
                         reply = await response.read(limit, truncate=truncate, name=name, what=what)
+                    elif kind is Sleep:  # here, not in _other: a waiting job holds one less frame
+                        seconds, command = command[0], None  # and no Sleep while it sleeps
+                        if response is not None:
+                            # Nothing reads an answer after a sleep (the next command is a
+                            # Send): a job waiting for its next poll holds no response (#11).
+                            response.release()
+                            response = None
+                        await self.clock.sleep(seconds)
+                        reply = None
                     else:
                         reply = await self._other(command, response, what)
                 except Exception as exc:

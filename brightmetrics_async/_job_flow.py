@@ -168,7 +168,9 @@ def wait(
             raise JobError(f"the job is {poller.state.value}; its result is gone")
         action = poller.next_action(now)
         if isinstance(action, Wait):
-            yield Sleep(action.until - now)
+            seconds = action.until - now
+            del action  # a sleeping job's frame holds no more than it needs (#11)
+            yield Sleep(seconds)
             continue
         if isinstance(action, Expired):
             raise JobExpired(expired_text(action))

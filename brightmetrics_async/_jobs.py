@@ -21,6 +21,7 @@ half-written, and the server job is not (cannot be) cancelled.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["Job", "JobContext"]
 
 T = TypeVar("T")
+# One reader per Limits, shared by the jobs that wait: each waiting job would otherwise hold
+# a closure of its own (#11: 10,000 waiting jobs, fewer objects for the garbage collector).
+_result_reader = functools.lru_cache(maxsize=16)(read_result)
 
 
 @attrs.frozen
@@ -200,7 +204,7 @@ class Job:
         Raises :class:`JobExpired`, :class:`JobError` or transport/API errors, each carrying
         the resume token.
         """
-        body = await self._run(read_result(self._ctx.policy.limits), Spool.read_all)
+        body = await self._run(_result_reader(self._ctx.policy.limits), Spool.read_all)
         if self.format is Format.JSON:
             try:
                 return rows_of(decode_json(body, what="export result"), what="export result")

@@ -96,11 +96,26 @@ class Operation:
     (idempotent). The null operation does nothing.
     """
 
+    __slots__ = ("_ended", "_telemetry", "_token", "report", "span")
+
     def __init__(self, telemetry: Telemetry, span: Any, report: str | None) -> None:
         self._telemetry = telemetry
         self.span = span
         self.report = report
         self._ended = False
+        self._token: contextvars.Token[Operation | None] | None = None
+
+    def __enter__(self) -> Operation:
+        """:meth:`Telemetry.operating`'s block: current within it, ended at its end (the
+        operation is its own context manager: every waiting job holds one, #11)."""
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        self.end(exc)
 
     @contextlib.contextmanager
     def within(self) -> Iterator[Operation]:
@@ -195,17 +210,11 @@ class Telemetry:
         """Start an operation span (end it with :meth:`Operation.end`)."""
         return Operation(self, None, report)
 
-    @contextlib.contextmanager
-    def operating(self, name: str, *, report: str | None = None) -> Iterator[Operation]:
+    def operating(
+        self, name: str, *, report: str | None = None
+    ) -> contextlib.AbstractContextManager[Operation]:
         """An operation for the length of a block, current within it, ended with its error."""
-        op = self.operation(name, report=report)
-        try:
-            with op.within():
-                yield op
-        except BaseException as exc:
-            op.end(exc)
-            raise
-        op.end()
+        return self.operation(name, report=report)
 
     def poll(self, polls: int, state: str) -> None:
         """A job poll was answered: one event on the current operation."""

@@ -404,10 +404,13 @@ def _status_url(headers: Mapping[str, str], body: bytes | None, *, base: str) ->
     link = (_header(headers, "Location") or "").strip() or _body_status_url(body)
     if not link:
         return None
-    try:
-        absolute = link if urlsplit(link).scheme else urljoin(base, link)
-    except ValueError:
-        raise UnsafeLink("the status URL is malformed; it was not followed") from None
+    if link.startswith(("http://", "https://")):
+        absolute = link  # the common case, without parsing: the check below parses if needed
+    else:
+        try:
+            absolute = link if urlsplit(link).scheme else urljoin(base, link)
+        except ValueError:
+            raise UnsafeLink("the status URL is malformed; it was not followed") from None
     return require_same_origin(absolute, base, what="the status URL")
 
 
