@@ -171,11 +171,9 @@ class Spool:
         return self._file
 
     def restart(self) -> None:
-        if self._file is None:
-            self.bytes_written = 0
-            return
-        self._file.seek(0)
-        self._file.truncate()
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
         self.bytes_written = 0
 
     def write(self, data: bytes) -> None:

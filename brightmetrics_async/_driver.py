@@ -152,13 +152,10 @@ class Driver:
     async def _other(
         self, command: Command, response: Response | Buffered | None, what: str
     ) -> Any:
-        """The commands other than ``Send`` and ``Read``."""
+        """The commands other than ``Send``, ``Read`` and ``Sleep``."""
         if isinstance(command, Stream):
             assert response is not None
             return await _stream(response, command, what)
-        if isinstance(command, Sleep):
-            await self.clock.sleep(command.seconds)
-            return None
         if isinstance(command, Now):
             return self.clock.time()
         if isinstance(command, Block):

@@ -211,9 +211,14 @@ def send_following_redirects(
     head: Head = yield _tuple(Send, (request,))  # Send(request), without its __new__
     if answered is not None:
         answered.append(head)
-    if 300 <= head.status < 400 and "Location" in head.headers:
+    if _redirect(head):
         head = yield from follow_redirect(policy, head, answered)
     return head
+
+
+def _redirect(head: Head) -> bool:
+    """Whether ``head`` is a redirect to follow (a 3xx with a Location)."""
+    return 300 <= head.status < 400 and "Location" in head.headers
 
 
 def follow_redirect(policy: Policy, head: Head, answered: list[Head] | None = None) -> Flow[Head]:
@@ -227,7 +232,7 @@ def follow_redirect(policy: Policy, head: Head, answered: list[Head] | None = No
         head = yield _tuple(Send, (request,))
         if answered is not None:
             answered.append(head)
-        if not (300 <= head.status < 400 and "Location" in head.headers):
+        if not _redirect(head):
             return head
     raise UnsafeLink(f"{what}: more than {MAX_REDIRECTS} redirects")
 
@@ -252,7 +257,7 @@ def fetch(
             # send_following_redirects, its first hop inline: one generator less per request
             check_link(request.url, policy.base_url, what=request.what)
             head: Head = yield _tuple(Send, (request,))
-            if 300 <= head.status < 400 and "Location" in head.headers:
+            if _redirect(head):
                 head = yield from follow_redirect(policy, head)
             if head.status in ok:
                 return (yield from consume(head))

@@ -50,7 +50,6 @@ def check_link(link: object, base_url: str, *, what: str) -> str:
         and link.isascii()
         and link.isprintable()
         and " " not in link
-        and _base_ok(origin)
     ):
         return link
     checked_url(link, base_url, what=what)
@@ -59,7 +58,8 @@ def check_link(link: object, base_url: str, *, what: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _origin_prefix(url: str) -> str:
-    """``scheme://authority`` of ``url`` by string tests alone ("" when there is none)."""
+    """``scheme://authority`` of ``url`` by string tests alone, once it passed the full
+    check itself ("" when there is none, or it did not: no fast path)."""
     start = url.find("://")
     if start <= 0:
         return ""
@@ -68,20 +68,16 @@ def _origin_prefix(url: str) -> str:
         at = url.find(mark, start + 3)
         if 0 <= at < end:
             end = at
-    return url[:end]
+    origin = url[:end]
+    try:
+        checked_url(origin, origin, what="the service URL")
+    except UnsafeLink:
+        return ""
+    return origin
 
 
 def _not_a_url(link: object, what: str) -> UnsafeLink:
     return UnsafeLink(f"{what}: not a URL ({type(link).__name__}); not followed")
-
-
-@functools.lru_cache(maxsize=32)
-def _base_ok(base_url: str) -> bool:
-    try:
-        checked_url(base_url, base_url, what="the service URL")
-    except UnsafeLink:
-        return False
-    return True
 
 
 def checked_url(link: object, base_url: str, *, what: str) -> URL:

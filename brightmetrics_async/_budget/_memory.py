@@ -83,19 +83,14 @@ class MemoryBudget(Budget):
         now_us = round(self._clock.time() * US_PER_SECOND)
         if not 0 <= now_us <= MAX_US:
             return None  # an odd clock: the general path decides
-        if log:
-            if log[-1] > now_us:
-                return None  # the clock went back: the general path decides
-            cutoff = now_us - self._period_us
-            while log[0] <= cutoff:
-                log.popleft()
-                if not log:
-                    break
-        if self._blocks:
-            blocked = self._blocks.get(account)
-            if blocked is not None and blocked > now_us:
-                return None
-        if len(log) < (self._limit if interactive else self._limit - self._reserve):
+        if log and log[-1] > now_us:
+            return None  # the clock went back: the general path decides
+        cutoff = now_us - self._period_us
+        while log and log[0] <= cutoff:
+            log.popleft()
+        blocked = self._blocks.get(account)
+        cap = self._limit if interactive else self._limit - self._reserve
+        if len(log) < cap and (blocked is None or blocked <= now_us):
             log.append(now_us)
             return now_us / US_PER_SECOND
         return None
