@@ -7,16 +7,6 @@ one at a time per object (one connection, never used by two threads at once). Th
 versioned with ``PRAGMA user_version``: an older file is upgraded, a newer one refused.
 sqlite3 errors become :class:`TransportError`.
 
-Concurrent calls share a worker-thread hop (#11: 10,000 jobs submitted at once read 10,000 job
-histories): :meth:`SQLiteFile.run` queues ``(func, future)``; while no hop is under way it
-starts one (on the loop's executor), which runs everything queued - each func alone under the
-lock, in its own transaction, after its own identity check, exactly as a hop of its own
-would - then whatever was queued meanwhile, and hands each batch's results back to its
-callers' loop in one call, which wakes them a few per turn of the loop. A func's error goes to
-its caller only. A caller cancelled before its func started leaves it skipped; one cancelled
-while its func runs waits for it to finish before the cancellation propagates (as
-``anyio.to_thread.run_sync`` does when shielded).
-
 Before each transaction the path is checked to still name the file that was opened (same
 device and inode): a file deleted or replaced while in use would leave this process writing
 to a ghost that no other process sees, so the object refuses to go on (``replaced_error``)
@@ -25,18 +15,14 @@ instead of silently starting afresh. :meth:`SQLiteFile.close` and a new use open
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import sqlite3
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
-import anyio
 import anyio.to_thread
 
 from ._errors import BrightmetricsError, ConfigurationError, TransportError
@@ -44,26 +30,6 @@ from ._errors import BrightmetricsError, ConfigurationError, TransportError
 __all__ = ["SQLiteFile", "transaction"]
 
 _T = TypeVar("_T")
-
-# The stages of a queued call: the worker moves it QUEUED -> RUNNING -> FINISHED and a
-# cancelled caller QUEUED -> SKIPPED, both under the queue's lock; the callers' loop moves it
-# FINISHED -> DELIVERED.
-_QUEUED, _RUNNING, _FINISHED, _SKIPPED, _DELIVERED = range(5)
-
-
-class _Call(Generic[_T]):
-    """One queued ``func``: its caller's future, and its outcome once run."""
-
-    __slots__ = ("error", "func", "future", "stage", "value", "waiter")
-
-    def __init__(self, func: Callable[[], _T], future: asyncio.Future[_T]) -> None:
-        self.func = func
-        self.future = future
-        self.stage = _QUEUED
-        self.value: _T | None = None
-        self.error: BaseException | None = None
-        #: Set by a caller cancelled while its func runs, to learn when it has finished.
-        self.waiter: asyncio.Future[None] | None = None
 
 
 class SQLiteFile:
@@ -93,10 +59,6 @@ class SQLiteFile:
         self._newer_error = newer_error or (lambda message: ConfigurationError(message))
         self._upgrade = upgrade  # run after the schema when a file's version is older
         self._lock = threading.Lock()
-        # The calls waiting for a hop, and whether one is under way (both under _queue_lock).
-        self._queue: deque[_Call[Any]] = deque()
-        self._queue_lock = threading.Lock()
-        self._draining = False
 
     async def run(self, func: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``func(connection)`` in a worker thread, alone on this file object.
@@ -113,72 +75,7 @@ class SQLiteFile:
                 except sqlite3.Error as exc:
                     raise TransportError(f"{self._what} {str(self.path)!r} failed: {exc}") from exc
 
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # another anyio backend than asyncio: one hop per call
-            return await anyio.to_thread.run_sync(call)
-        future: asyncio.Future[_T] = loop.create_future()
-        queued = _Call(call, future)
-        with self._queue_lock:
-            self._queue.append(queued)
-            start, self._draining = not self._draining, True
-        if start:
-            # The loop's executor, not a task around anyio's: no task of ours is left pending
-            # once every caller has its answer, and one thread per file at most is taken.
-            loop.run_in_executor(None, self._drain)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            await self._cancelled(queued)
-            raise
-
-    async def _cancelled(self, queued: _Call[Any]) -> None:
-        """A caller was cancelled: skip its func if not started, else wait for its end."""
-        with self._queue_lock:
-            if queued.stage == _QUEUED:
-                queued.stage = _SKIPPED
-                return
-        if queued.stage == _DELIVERED:
-            return  # its func has finished
-        if queued.waiter is None:
-            queued.waiter = asyncio.get_running_loop().create_future()
-        waiter = queued.waiter
-        while not waiter.done():
-            try:
-                with anyio.CancelScope(shield=True):
-                    await asyncio.shield(waiter)
-            except asyncio.CancelledError:
-                continue  # cancelled again: the func still runs, wait on
-
-    def _drain(self) -> None:
-        """In a worker thread: run every queued func, batch by batch, until none is left."""
-        lock = self._queue_lock
-        while True:
-            with lock:
-                if not self._queue:
-                    self._draining = False
-                    return
-                batch = list(self._queue)
-                self._queue.clear()
-            ran: list[_Call[Any]] = []
-            for queued in batch:
-                with lock:
-                    if queued.stage == _SKIPPED:
-                        continue
-                    queued.stage = _RUNNING
-                try:
-                    queued.value = queued.func()
-                except BaseException as exc:  # its caller's, not the others'
-                    queued.error = exc
-                with lock:
-                    queued.stage = _FINISHED
-                ran.append(queued)
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Call[Any]]] = {}
-            for queued in ran:
-                by_loop.setdefault(queued.future.get_loop(), []).append(queued)
-            for loop, calls in by_loop.items():
-                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
-                    loop.call_soon_threadsafe(_deliver, calls)
+        return await anyio.to_thread.run_sync(call)
 
     async def close(self) -> None:
         """Close the connection; the file stays, and is reopened if used again."""
@@ -250,31 +147,6 @@ class SQLiteFile:
             conn.close()
             raise
         return conn
-
-
-#: Callers woken per turn of the loop: a batch of thousands woken at once would run them all
-#: in one iteration, the loop reading no socket meanwhile (#11: a second or more with 10,000
-#: submissions, the answers to other requests left waiting).
-_WAKE = 32
-
-
-def _deliver(calls: list[_Call[Any]], start: int = 0) -> None:
-    """On the callers' loop: each outcome to its caller (a cancelled caller drops it), a few
-    callers per turn of the loop."""
-    end = start + _WAKE
-    if end < len(calls):
-        asyncio.get_running_loop().call_soon(_deliver, calls, end)
-    for queued in calls[start:end]:
-        queued.stage = _DELIVERED
-        future = queued.future
-        if not future.done():
-            if queued.error is not None:
-                future.set_exception(queued.error)
-            else:
-                future.set_result(queued.value)
-        queued.error = None  # no reference cycle through the traceback
-        if queued.waiter is not None and not queued.waiter.done():
-            queued.waiter.set_result(None)
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -59,53 +59,6 @@ class Gate:
         await anyio.to_thread.run_sync(self.started.wait, 30)
 
 
-async def idle(f: SQLiteFile) -> None:
-    """Wait until ``f``'s hop has ended (it ends once it finds nothing queued, a moment after
-    it handed back its last answers)."""
-    while f._draining:
-        await anyio.to_thread.run_sync(lambda: None)
-
-
-def count_hops(f: SQLiteFile) -> list[int]:
-    """Count the worker-thread hops ``f`` makes from now on."""
-    hops: list[int] = []
-    drain = f._drain
-
-    def counting() -> None:
-        hops.append(1)
-        drain()
-
-    f._drain = counting  # type: ignore[method-assign]
-    return hops
-
-
-async def test_concurrent_calls_queued_behind_a_running_one_share_one_hop(tmp_path: Path) -> None:
-    f = sqlite_file(tmp_path)
-    try:
-        await f.run(rows)  # opened
-        await idle(f)
-        hops = count_hops(f)
-        gate = Gate()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(f.run, gate)
-            await gate.wait_started()
-            results: dict[int, int] = {}
-
-            async def one(i: int) -> None:
-                results[i] = await f.run(insert(f"k{i}", i))
-
-            for i in range(20):
-                tg.start_soon(one, i)
-            for _ in range(5):
-                await asyncio.sleep(0)  # every call queued behind the gate
-            gate.release.set()
-        assert results == {i: i for i in range(20)}
-        assert len(hops) == 1, "the gate's hop ran the 20 calls queued behind it"
-        assert await f.run(rows) == {f"k{i}": i for i in range(20)}
-    finally:
-        await f.close()
-
-
 async def test_one_funcs_error_fails_its_caller_only(tmp_path: Path) -> None:
     f = sqlite_file(tmp_path)
     try:
@@ -161,70 +114,6 @@ async def test_a_caller_cancelled_before_its_func_started_skips_it(tmp_path: Pat
         assert await gated == "gate"
         assert await kept == 2
         assert await f.run(rows) == {"kept": 2}, "the cancelled caller's func never ran"
-    finally:
-        await f.close()
-
-
-@pytest.mark.parametrize("how", ["task.cancel", "cancel scope"])
-async def test_a_caller_cancelled_while_its_func_runs_waits_for_it(
-    tmp_path: Path, how: str
-) -> None:
-    f = sqlite_file(tmp_path)
-    try:
-        gate = Gate()
-        outcome: list[str] = []
-
-        async def caller() -> None:
-            if how == "task.cancel":
-                try:
-                    await f.run(gate)
-                except asyncio.CancelledError:
-                    outcome.append(f"cancelled, func finished: {gate.finished}")
-                    raise
-            else:
-                with anyio.CancelScope() as scope:
-                    scopes.append(scope)
-                    await f.run(gate)
-                outcome.append(f"scope left, func finished: {gate.finished}")
-
-        scopes: list[anyio.CancelScope] = []
-        task = asyncio.ensure_future(caller())
-        await gate.wait_started()
-        if how == "task.cancel":
-            task.cancel()
-        else:
-            scopes[0].cancel()
-        for _ in range(10):
-            await asyncio.sleep(0)
-        assert not task.done(), "the caller waits for its running func"
-        if how == "task.cancel":
-            task.cancel()  # a second cancellation is absorbed too
-            for _ in range(5):
-                await asyncio.sleep(0)
-            assert not task.done()
-        gate.release.set()
-        if how == "task.cancel":
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert outcome == ["cancelled, func finished: True"]
-        else:
-            await task
-            assert outcome == ["scope left, func finished: True"]
-        await f.run(insert("after", 1))  # the file is still usable
-        assert await f.run(rows) == {"after": 1}
-    finally:
-        await f.close()
-
-
-async def test_calls_after_a_hop_ends_start_a_new_one(tmp_path: Path) -> None:
-    f = sqlite_file(tmp_path)
-    try:
-        for i in range(3):
-            assert await f.run(insert(f"k{i}", i)) == i
-            await idle(f)
-        hops = count_hops(f)
-        assert len(await f.run(rows)) == 3
-        assert len(hops) == 1, "a call after the hop ended starts its own"
     finally:
         await f.close()
 
