@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 from . import bulk, economy, jobs, limiter, memory, replicas, sync
-from ._harness import Section, machine, table
+from ._harness import Section, compile_bytecode, machine, table
 
 BENCHMARKS = {
     "bulk": bulk.run,
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"{info['cpu']}, {info['cores']} cores, {info['python']}, {info['platform']}")
     started = time.perf_counter()
+    compile_bytecode()
     sections: list[Section] = []
     failed = False
     for name in names:

@@ -13,8 +13,6 @@ Every request spends one of the company account's 150 daily requests from a shar
 (:class:`SQLiteBudget` by default); see the README for the tour.
 """
 
-from importlib.metadata import version as _version
-
 from ._atomic import AtomicFile as AtomicFile
 from ._auth import ApiKey as ApiKey
 from ._auth import BasicAuth as BasicAuth
@@ -107,8 +105,9 @@ from ._retry import RetryPolicy as RetryPolicy
 from ._session import Session as Session
 from ._shared_cache import RedisResultCache as RedisResultCache
 from ._timezones import windows_timezone as windows_timezone
+from ._version import VERSION as _VERSION
 
-__version__ = _version("brightmetrics-async")
+__version__ = _VERSION
 
 __all__ = [
     "ApiError",

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from ._otel import (
@@ -25,10 +25,10 @@ from ._otel import (
 )
 from ._otel import safe_url as _safe_url
 from ._protocol import origin_of
+from ._version import VERSION as _VERSION
 
 __all__ = ["OtelTelemetry"]
 
-_VERSION = "0.1.0"
 
 # One observable gauge per meter provider, fed by every observer on it: OpenTelemetry warns
 # about (and may drop) a second instrument of the same name.
@@ -160,6 +160,10 @@ class OtelTelemetry(Telemetry):
         span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__qualname__))
 
     def _inject(self, span: Any, headers: MutableMapping[str, str]) -> None:
+        # Imported on first use: loading the configured propagators reads the installed
+        # packages' entry points (about 10 ms), and most sessions never propagate.
+        from opentelemetry import propagate
+
         propagate.inject(headers, context=trace.set_span_in_context(span))
 
 

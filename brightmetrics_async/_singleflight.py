@@ -9,7 +9,7 @@ not a cache, only a merge of requests that are in flight at once. When the leade
 cancelled, its followers are not: one of them runs the call again as the new leader.
 
 :func:`flights` gives the one instance of the current event loop, so every session of the
-process shares it (an ``anyio`` run variable: nothing is bound to a loop at import). The
+process shares it (held weakly per loop: nothing is bound to a loop at import). The
 transport keys requests by method, URL, headers (the credential included, as a digest) and the
 reader of the answer, so only truly identical requests meet.
 """
@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 import anyio
-from anyio.lowlevel import RunVar
 
 __all__ = ["Call", "SingleFlight", "flights"]
 
@@ -100,23 +99,21 @@ class SingleFlight:
         return mine
 
 
-_FLIGHTS: RunVar[SingleFlight] = RunVar("brightmetrics_flights")
-#: The loop last asked for and its instance: every request asks, and a run variable's lookup
-#: costs a few microseconds (the loop is held weakly: a finished loop is not kept alive).
-_LAST: tuple[weakref.ref[asyncio.AbstractEventLoop], SingleFlight] | None = None
+#: One instance per event loop, held weakly by the loop: a finished loop is not kept alive.
+_FLIGHTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SingleFlight] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def flights() -> SingleFlight:
-    """The :class:`SingleFlight` of the running event loop (created on first use)."""
-    global _LAST  # a one-entry cache of the run variable below
+    """The :class:`SingleFlight` of the running event loop (created on first use).
+
+    Keyed by the loop itself rather than an anyio run variable: looking one up makes anyio
+    load its backend (about 8 ms of a process's CPU), which a session that only pages never
+    needs otherwise.
+    """
     loop = asyncio.get_running_loop()
-    last = _LAST
-    if last is not None and last[0]() is loop:
-        return last[1]
-    try:
-        made = _FLIGHTS.get()
-    except LookupError:
-        made = SingleFlight()
-        _FLIGHTS.set(made)
-    _LAST = (weakref.ref(loop), made)
+    made = _FLIGHTS.get(loop)
+    if made is None:
+        made = _FLIGHTS[loop] = SingleFlight()
     return made

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 import brightmetrics_async as bm
@@ -61,6 +64,79 @@ async def test_series_keep_the_last_numbers(store: bm.KnowledgeStore) -> None:
     await store.clear("a")
     assert await store.series("a", "job") == []
     assert await store.series("b", "job") == [2.5]
+
+
+async def test_concurrent_series_reads_each_get_their_own_series(
+    store: bm.KnowledgeStore,
+) -> None:
+    for i in range(40):
+        for v in range(i % 4):
+            await store.append(f"s{i % 2}", f"job/{i}", float(i * 10 + v), keep=5)
+    got: dict[int, list[float]] = {}
+
+    async def read(i: int) -> None:
+        got[i] = await store.series(f"s{i % 2}", f"job/{i}")
+
+    async with anyio.create_task_group() as tg:
+        for i in range(40):
+            tg.start_soon(read, i)
+    assert got == {i: [float(i * 10 + v) for v in range(i % 4)] for i in range(40)}
+
+
+async def test_concurrent_sqlite_series_reads_share_thread_hops(tmp_path: Path) -> None:
+    store = bm.SQLiteKnowledge(tmp_path / "knowledge.sqlite3")
+    await store.append("a", "job/7", 7.0, keep=5)
+    hops = 0
+    run = store._file.run
+
+    async def counted(func: Any) -> Any:
+        nonlocal hops
+        hops += 1
+        return await run(func)
+
+    store._file.run = counted  # type: ignore[method-assign]
+    got: list[list[float]] = []
+
+    async def read(i: int) -> None:
+        got.append(await store.series("a", f"job/{i % 10}"))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(1000):
+            tg.start_soon(read, i)
+    assert sorted(got).count([7.0]) == 100
+    assert sorted(got).count([]) == 900
+    assert hops <= 3  # the first read alone, then everyone who came while it ran
+    await store.aclose()
+
+
+async def test_a_cancelled_series_reader_leaves_the_others_an_answer(tmp_path: Path) -> None:
+    store = bm.SQLiteKnowledge(tmp_path / "knowledge.sqlite3")
+    await store.append("a", "job", 3.0, keep=5)
+    assert await store.series("a", "job") == [3.0]  # vetted and open
+    answers: list[list[float]] = []
+
+    async def follow() -> None:
+        answers.append(await store.series("a", "job"))
+
+    for cancel_after in range(4):  # the reader cancelled at each of its first checkpoints
+        async with anyio.create_task_group() as tg:
+            with anyio.CancelScope() as scope:
+                tg.start_soon(follow)
+                tg.start_soon(follow)
+
+                async def lead(scope: anyio.CancelScope = scope, n: int = cancel_after) -> None:
+                    for _ in range(n):
+                        await anyio.lowlevel.checkpoint()
+                    scope.cancel()
+
+                tg.start_soon(lead)
+                await store.series("a", "job")  # this task leads a batch, then is cancelled
+        assert store._busy is None
+        assert store._gathering is None
+    assert answers
+    assert all(a == [3.0] for a in answers)
+    assert await store.series("a", "job") == [3.0]
+    await store.aclose()
 
 
 async def test_the_facade_decides_freshness(store: bm.KnowledgeStore) -> None:

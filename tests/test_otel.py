@@ -381,6 +381,51 @@ def test_the_global_providers_are_used_once_configured() -> None:
     assert out.stdout.strip() == "['GET', 'brightmetrics download']"
 
 
+_DEFERRED = """
+import asyncio, sys
+import brightmetrics_async as bm
+from brightmetrics_async.testing import DEMO_API_KEY, serve
+
+def imported():
+    # find_spec("opentelemetry.trace") imports the (empty) namespace package, nothing under it
+    return sorted(m for m in sys.modules if m.startswith("opentelemetry."))
+
+async def main():
+    async with serve() as server, bm.Session(
+        bm.ApiKey(DEMO_API_KEY), base_url=server.url, budget=bm.MemoryBudget()
+    ) as s:
+        await s.download("03bd1235-eb2c-410f-a415-fefacd98df41", format="csv")
+        print(imported())  # nobody imported OpenTelemetry: the session did not either
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)  # the application configures OpenTelemetry now
+        await s.download("03bd1235-eb2c-410f-a415-fefacd98df41", format="csv")
+    print(sorted(sp.name for sp in exporter.get_finished_spans()))
+
+asyncio.run(main())
+"""
+
+
+def test_the_global_providers_are_not_imported_until_the_application_imports_them() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_PYTHON_")}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", _DEFERRED],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[]", "['GET', 'brightmetrics download']"]
+
+
 async def test_a_transport_error_is_the_span_s_error_type(otel: Otel, tmp_path: Path) -> None:
     import socket
 
