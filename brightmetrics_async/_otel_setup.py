@@ -86,38 +86,18 @@ class _Deferred(Telemetry):
     def request(
         self, purpose: str, url: str, *, method: str = "GET"
     ) -> contextlib.AbstractContextManager[RequestCall]:
-        # Once per request: one frame, two dictionary lookups while nobody imported it.
-        real = self._real
+        real = self._real or self._resolve()
         if real is None:
-            modules = sys.modules
-            if _MODULES[0] not in modules and _MODULES[1] not in modules:
-                return NULL_CALL
-            real = self._resolve()
-            assert real is not None
+            return NULL_CALL
         return real.request(purpose, url, method=method)
 
+    # operating() and poll() are the base class's, built on operation() and the current
+    # operation: only what reaches OpenTelemetry is forwarded.
     def operation(self, name: str, *, report: str | None = None) -> Operation:
         real = self._resolve()
-        return (
-            Operation(self, None, report) if real is None else real.operation(name, report=report)
-        )
-
-    def operating(
-        self, name: str, *, report: str | None = None
-    ) -> contextlib.AbstractContextManager[Operation]:
-        real = self._resolve()
-        return (
-            self.operation(name, report=report)
-            if real is None
-            else real.operating(name, report=report)
-        )
-
-    def poll(self, polls: int, state: str) -> None:
-        real = self._resolve()
         if real is None:
-            super().poll(polls, state)
-        else:
-            real.poll(polls, state)
+            return super().operation(name, report=report)
+        return real.operation(name, report=report)
 
     def job_finished(self, *, seconds: float, polls: int, report: str, format: str) -> None:  # noqa: A002
         real = self._resolve()

@@ -16,6 +16,7 @@ import anyio.lowlevel
 import pytest
 
 import brightmetrics_async as bm
+from brightmetrics_async import _http
 from brightmetrics_async.testing import Fault, FaultKind
 
 from ._reliability import (
@@ -282,6 +283,39 @@ async def test_read_timeout_is_a_typed_error_and_bounded_by_attempts(tmp_path: P
         assert await r.spent() == 3, "three tries in all, each spending budget"
         await check_invariants(r)
         assert len(r.emulator.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("gaps", "times_out"),
+    [(0.05, False), (0.6, True)],
+    ids=["a-slow-body-that-keeps-coming", "a-body-that-stalls"],
+)
+async def test_the_read_timeout_runs_between_two_reads_of_the_body(
+    tmp_path: Path, gaps: float, times_out: bool
+) -> None:
+    # The session's connections use the library's lazy read timer (one timer per connection,
+    # _http._Protocol) on the aiohttp installed: this tests it, not aiohttp's own.
+    assert _http._LAZY_TIMER
+    timeouts = bm.Timeouts(connect=1.0, read=0.25, total=30.0)
+    async with rig(tmp_path, timeouts=timeouts, retry=bm.RetryPolicy(attempts=1)) as r:
+        r.emulator.faults.add(
+            # 8 pieces, ``gaps`` apart: 0.4 s in all (longer than the read timeout) or 4.8 s
+            Fault(FaultKind.SLOW_BODY, path_contains=SUMMARY, times=None, seconds=gaps * 8)
+        )
+
+        async def first_page() -> list[dict[str, object]]:
+            async with r.session.pages(SUMMARY) as pages:
+                async for page in pages:
+                    return list(page.rows)
+            return []
+
+        if times_out:
+            with pytest.raises(bm.RequestTimeout):
+                await first_page()
+        else:
+            assert await first_page()
+        assert await r.spent() == 1, "one request, one try"
+        await check_invariants(r)
 
 
 async def test_defaults_are_sane() -> None:

@@ -288,10 +288,11 @@ asyncio.run(main())
 """
 
 
-def test_without_the_api_nothing_is_imported() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _run_script(code: str, env: dict[str, str] | None = None) -> str:
+    """Run ``code`` in a fresh interpreter of this checkout; its stdout (it must succeed)."""
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", _HIDDEN],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -299,7 +300,11 @@ def test_without_the_api_nothing_is_imported() -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    return out.stdout
+
+
+def test_without_the_api_nothing_is_imported() -> None:
+    assert _run_script(_HIDDEN).strip() == "ok"
 
 
 def test_importing_the_package_imports_no_opentelemetry() -> None:
@@ -368,17 +373,7 @@ asyncio.run(main())
 
 
 def test_the_global_providers_are_used_once_configured() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", _GLOBAL],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['GET', 'brightmetrics download']"
+    assert _run_script(_GLOBAL).strip() == "['GET', 'brightmetrics download']"
 
 
 _DEFERRED = """
@@ -413,17 +408,8 @@ asyncio.run(main())
 
 def test_the_global_providers_are_not_imported_until_the_application_imports_them() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_PYTHON_")}
-    env["PYTHONPATH"] = str(ROOT)
-    out = subprocess.run(
-        [sys.executable, "-c", _DEFERRED],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["[]", "['GET', 'brightmetrics download']"]
+    out = _run_script(_DEFERRED, env)
+    assert out.splitlines() == ["[]", "['GET', 'brightmetrics download']"]
 
 
 async def test_a_transport_error_is_the_span_s_error_type(otel: Otel, tmp_path: Path) -> None:

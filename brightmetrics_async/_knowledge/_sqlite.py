@@ -249,13 +249,11 @@ class SQLiteKnowledge(KnowledgeStore):
         """
         while True:
             batch = self._gathering
+            lead = batch is None
             if batch is None:
                 batch = self._gathering = _Batch()
-                batch.keys.add((scope, key))
-                await self._read(batch)
-            else:
-                batch.keys.add((scope, key))
-                await batch.done.wait()
+            batch.keys.add((scope, key))
+            await (self._read(batch) if lead else batch.done.wait())
             if batch.values is not None:
                 return list(batch.values.get((scope, key), ()))
 
